@@ -1,0 +1,12 @@
+"""Feature-alignment losses D(F_s, F_t), one module each, all registered by name.
+
+Importing this package imports every built-in discrepancy so that its ``@register``
+line runs; `dalib.methods` then finds it by name.
+"""
+
+from dalib.alignment.base import Discrepancy
+from dalib.alignment.registry import REGISTRY, DiscrepancyEntry, register
+
+from dalib.alignment import adversarial  # noqa: F401  (registers "dann")
+
+__all__ = ["Discrepancy", "DiscrepancyEntry", "REGISTRY", "register"]

@@ -1,0 +1,38 @@
+"""The one interface every alignment loss implements."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+
+class Discrepancy(nn.Module):
+    """A loss D(F_s, F_t) between source and target features, added to the task loss.
+
+    The trainer minimises ``L = mean_i w_i·ℓ(h(x_i^s), y_i^s) + Σ_k λ_k(p)·D_k(F_s, F_t)``.
+    A subclass is built as ``cls(feature_dim=d, num_classes=C, **hyper_parameters)`` and
+    implements :meth:`forward`; it may own trainable parameters (a domain discriminator),
+    which the trainer optimises together with the model.
+
+    Shapes: ``f_s`` is (n_s, d), ``f_t`` is (n_t, d); ``logits_s`` (n_s, C) and
+    ``logits_t`` (n_t, C) are the classifier outputs; ``y_s`` (n_s,) int64 source labels;
+    ``w_s`` (n_s,) optional source instance weights; ``progress`` p ∈ [0, 1] is the fraction
+    of training done. The return value is a scalar tensor.
+    """
+
+    def __init__(self, feature_dim: int, num_classes: int) -> None:
+        super().__init__()
+        self.feature_dim = feature_dim
+        self.num_classes = num_classes
+
+    def forward(
+        self,
+        f_s: Tensor,
+        f_t: Tensor,
+        *,
+        logits_s: Tensor | None = None,
+        logits_t: Tensor | None = None,
+        y_s: Tensor | None = None,
+        w_s: Tensor | None = None,
+        progress: float = 0.0,
+    ) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(f_s, f_t, ...)")

@@ -1,0 +1,1 @@
+"""The benchmark harness: runs, grids, results and tables."""

@@ -1,0 +1,112 @@
+"""Result tables: rows = methods, columns = tasks + Avg, cells = mean ± std over seeds (%)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from dalib.eval.selection import describe, select_epoch, uses_target_labels
+
+SOURCE_ONLY = "source_only"
+
+
+@dataclass
+class Table:
+    """Accuracies ``cells[method][task]`` (one value per seed, in %) plus what produced them."""
+
+    dataset: str
+    protocol: str
+    methods: list[str]
+    tasks: list[str]
+    cells: dict[str, dict[str, list[float]]]
+
+    @property
+    def title(self) -> str:
+        seeds = max((len(v) for row in self.cells.values() for v in row.values()), default=0)
+        oracle = "ORACLE (selection uses target labels) — " if uses_target_labels(self.protocol) else ""
+        return (f"{oracle}{self.dataset}: target accuracy (%), selection: {self.protocol} — "
+                f"{describe(self.protocol)}; mean ± std over {seeds} seed(s)")
+
+    def mean(self, method: str, task: str) -> float | None:
+        vals = self.cells.get(method, {}).get(task, [])
+        return statistics.fmean(vals) if vals else None
+
+    def average(self, method: str) -> float | None:
+        """Avg column: mean over tasks of the per-task means (None if a task is missing)."""
+        means = [self.mean(method, t) for t in self.tasks]
+        return None if any(m is None for m in means) else statistics.fmean(means)  # type: ignore[arg-type]
+
+
+def build_table(records: list[dict[str, Any]], protocol: str, task_order: list[str] | None = None) -> Table:
+    """Select an epoch per run under ``protocol`` and collect target accuracies."""
+    cells: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    methods: list[str] = []
+    tasks: list[str] = list(task_order or [])
+    names: dict[str, str] = {}
+    for rec in sorted(records, key=lambda r: r["seed"]):
+        m, t = rec["method"], rec["task"]
+        names[t] = rec.get("task_name", t)
+        if m not in methods:
+            methods.append(m)
+        if t not in tasks:
+            tasks.append(t)
+        cells[m][t].append(100.0 * select_epoch(rec["epochs"], protocol)["target_acc"])
+    methods = sorted(methods, key=lambda m: (m != SOURCE_ONLY, methods.index(m)))
+    by_method = {m: {names.get(t, t): cells[m][t] for t in tasks} for m in methods}
+    return Table(records[0]["dataset"] if records else "", protocol, methods,
+                 [names.get(t, t) for t in tasks], by_method)
+
+
+def format_cell(values: list[float]) -> str:
+    """``mean ± std`` with one decimal (sample std, ddof = 1); no ± for a single seed."""
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.fmean(values):.1f} ± {statistics.stdev(values):.1f}"
+
+
+def _rows(table: Table) -> list[list[str]]:
+    rows = []
+    for m in table.methods:
+        avg = table.average(m)
+        rows.append([m] + [format_cell(table.cells[m].get(t, [])) for t in table.tasks]
+                    + ["–" if avg is None else f"{avg:.1f}"])
+    return rows
+
+
+def to_markdown(table: Table) -> str:
+    """Markdown table with a title line naming dataset, protocol and seeds; best mean in bold."""
+    header = ["method", *table.tasks, "Avg"]
+    best = {t: max((table.mean(m, t) or -1.0) for m in table.methods) for t in table.tasks}
+    best_avg = max((table.average(m) or -1.0) for m in table.methods)
+    lines = [f"**{table.title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for m, row in zip(table.methods, _rows(table)):
+        cells = row[1:-1]
+        cells = [f"**{c}**" if table.mean(m, t) == best[t] and len(table.methods) > 1 else c
+                 for c, t in zip(cells, table.tasks)]
+        avg = f"**{row[-1]}**" if table.average(m) == best_avg and len(table.methods) > 1 else row[-1]
+        lines.append("| " + " | ".join([m, *cells, avg]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(table: Table) -> str:
+    """CSV: a comment line with the title, then method, per-task mean/std columns, Avg."""
+    buf = io.StringIO()
+    buf.write(f"# {table.title}\n")
+    writer = csv.writer(buf)
+    writer.writerow(["method", *[f"{t} {s}" for t in table.tasks for s in ("mean", "std")], "Avg"])
+    for m in table.methods:
+        row: list[str] = [m]
+        for t in table.tasks:
+            vals = table.cells[m].get(t, [])
+            row += [f"{statistics.fmean(vals):.2f}" if vals else "",
+                    f"{statistics.stdev(vals):.2f}" if len(vals) > 1 else ""]
+        avg = table.average(m)
+        row.append("" if avg is None else f"{avg:.2f}")
+        writer.writerow(row)
+    return buf.getvalue()

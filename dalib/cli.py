@@ -1,0 +1,193 @@
+"""Command line: ``dalib data list|verify``, ``dalib bench``, ``dalib table``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from dalib.errors import DalibError
+
+
+def _csv(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _parse_value(text: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_hparams(items: list[str]) -> tuple[tuple[str, str, Any], ...]:
+    """``term.name=value`` strings → sorted (term, name, value) triples."""
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        term, dot, name = key.partition(".")
+        if not sep or not dot or not term or not name:
+            raise DalibError(f"bad --hp {item!r}; write TERM.NAME=VALUE, e.g. dann.weight=0.3")
+        out.append((term, name, _parse_value(value)))
+    return tuple(sorted(out))
+
+
+def cmd_data_list(args: argparse.Namespace) -> None:
+    from dalib.data.catalog import CATALOG, load_dataset
+    from dalib.data.root import find_data_root
+    from dalib.data.verify import files_present
+
+    root = find_data_root(args.data_root)
+    print(f"data root: {root or '(none: pass --data-root or set DALIB_DATA)'}")
+    print("| dataset | kind | domains (samples) | classes | files |")
+    print("|---|---|---|---|---|")
+    for spec in CATALOG.values():
+        found = files_present(spec, root)
+        if found:
+            domains = ", ".join(f"{d.name} ({len(d)})" for d in load_dataset(spec.name, root))
+        else:
+            domains = ", ".join(d.name for d in spec.domains)
+        status = "found" if found else "missing"
+        print(f"| {spec.name} | {spec.kind} | {domains} | {len(spec.class_names)} | {status} |")
+
+
+def cmd_data_verify(args: argparse.Namespace) -> None:
+    from dalib.data.catalog import get_spec
+    from dalib.data.root import find_data_root
+    from dalib.data.verify import verify
+
+    spec = get_spec(args.name)
+    report = verify(spec, find_data_root(args.data_root))
+    for rel in report.missing:
+        print(f"MISSING  {rel}")
+    for rel in report.mismatched:
+        print(f"MISMATCH {rel}")
+    print(f"{spec.name}: {report.checked} files checked, {len(report.missing)} missing, "
+          f"{len(report.mismatched)} with a wrong sha256")
+    if not report.ok:
+        raise DalibError(f"dataset {spec.name!r} failed verification; replace the files listed above")
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from dalib.bench.grid import GridSource, run_grid, task_names
+    from dalib.bench.profiles import profile_for
+    from dalib.bench.run import RunOptions, RunSpec
+    from dalib.data.catalog import get_spec
+    from dalib.data.root import find_data_root
+    from dalib.eval.selection import check_protocol, describe
+    from dalib.methods import SOURCE_ONLY, resolve_method
+    from dalib.plugins import load_plugins
+
+    load_plugins(args.plugin)
+    check_protocol(args.select)
+    spec = get_spec(args.dataset)
+    root = None if spec.kind == "embedded" else find_data_root(args.data_root)
+    methods = _csv(args.methods)
+    for m in methods:
+        resolve_method(m)
+    if SOURCE_ONLY not in methods:
+        methods.insert(0, SOURCE_ONLY)
+    seeds = [int(s) for s in _csv(args.seeds)]
+    source = GridSource(spec.name, str(root) if root else None, tuple(str(Path(p).resolve()) for p in args.plugin))
+    tasks = task_names(source, _csv(args.tasks) if args.tasks else None)
+    profile = profile_for(spec.name).with_overrides(epochs=args.epochs)
+    hparams = parse_hparams(args.hp)
+    specs = [RunSpec(spec.name, t, m, s, profile,
+                     tuple(h for h in hparams if h[0] in m.split("+")), args.device)
+             for m in methods for t in tasks for s in seeds]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log_root = str(out / "tensorboard") if args.tensorboard else None
+    print(f"dalib bench: {spec.name}, {len(tasks)} tasks × {len(methods)} methods × {len(seeds)} seeds "
+          f"= {len(specs)} runs → {out}" + (f"; TensorBoard: tensorboard --logdir {log_root}" if log_root else ""))
+    start = time.perf_counter()
+
+    def progress(rec: dict[str, Any], done: int, total: int) -> None:
+        acc = 100 * rec["epochs"][-1]["target_acc"]
+        print(f"  [{done}/{total}] {rec['task_name']} {rec['method']} seed {rec['seed']}: "
+              f"last-epoch target acc {acc:.1f}% ({rec['seconds']:.1f}s)", flush=True)
+
+    records = run_grid(source, specs, out, RunOptions(log_root=log_root), args.workers, progress)
+    wall = time.perf_counter() - start
+    _write_tables(records, args.select, out, tasks)
+    print(f"selection protocol: {args.select} — {describe(args.select)}")
+    print(f"wall time: {wall:.1f}s for {len(specs)} runs ({args.workers} worker(s))")
+
+
+def _write_tables(records: list[dict[str, Any]], protocol: str, out: Path, tasks: list[str] | None = None) -> None:
+    from dalib.bench.tables import build_table, to_csv, to_markdown
+    from dalib.eval.selection import uses_target_labels
+
+    table = build_table(records, protocol, tasks)
+    stem = "table" if protocol == "last" else f"table-{protocol}"
+    if uses_target_labels(protocol):
+        stem = f"table-ORACLE"
+    (out / f"{stem}.md").write_text(to_markdown(table))
+    (out / f"{stem}.csv").write_text(to_csv(table))
+    print(to_markdown(table))
+    print(f"wrote {out / (stem + '.md')} and {out / (stem + '.csv')}")
+
+
+def cmd_table(args: argparse.Namespace) -> None:
+    from dalib.eval.selection import check_protocol
+
+    check_protocol(args.select)
+    out = Path(args.dir)
+    files = sorted((out / "runs").rglob("*.json"))
+    if not files:
+        raise DalibError(f"no run records under {out / 'runs'}; run `dalib bench --out {out}` first")
+    _write_tables([json.loads(f.read_text()) for f in files], args.select, out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dalib", description="Domain adaptation benchmarks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    data = sub.add_parser("data", help="list or verify datasets").add_subparsers(dest="data_command", required=True)
+    p = data.add_parser("list", help="datasets, domains, classes, counts and whether files were found")
+    p.add_argument("--data-root")
+    p.set_defaults(func=cmd_data_list)
+    p = data.add_parser("verify", help="check the sha256 of every file of a dataset")
+    p.add_argument("name")
+    p.add_argument("--data-root")
+    p.set_defaults(func=cmd_data_verify)
+
+    p = sub.add_parser("bench", help="run methods × tasks × seeds and print the table")
+    p.add_argument("--dataset", default="rotated-digits")
+    p.add_argument("--methods", default="source_only,dann", help="comma list; combine terms with '+'")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--tasks", help="comma list like A2W,W2A (default: every ordered pair)")
+    p.add_argument("--out", default="runs/bench")
+    p.add_argument("--select", default="last", help="last | source-val | entropy | oracle (labelled)")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--epochs", type=int, help="override the dataset profile's epochs")
+    p.add_argument("--hp", action="append", default=[], help="TERM.NAME=VALUE, e.g. dann.weight=0.3")
+    p.add_argument("--plugin", action="append", default=[], help="a .py file that registers new losses")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--tensorboard", action="store_true", help="write a TensorBoard run directory per run")
+    p.add_argument("--data-root")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("table", help="rebuild the table of a bench folder under a selection protocol")
+    p.add_argument("dir")
+    p.add_argument("--select", default="last")
+    p.set_defaults(func=cmd_table)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except DalibError as err:
+        print(f"dalib: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

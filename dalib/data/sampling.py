@@ -1,0 +1,63 @@
+"""Endless, seeded mini-batch streams over a domain."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch.utils.data import DataLoader
+
+from dalib.data.domain import Domain
+
+
+class BatchStream:
+    """Endless shuffled batches ``(x, y, idx)`` of one domain, reshuffled each pass.
+
+    In-memory domains are sliced directly (no DataLoader overhead); others go through a
+    `DataLoader` with ``num_workers`` workers. ``idx`` (b,) are positions in the domain,
+    so per-sample weights can follow the batch. The order depends only on ``generator``.
+    """
+
+    def __init__(self, domain: Domain, batch_size: int, generator: torch.Generator,
+                 num_workers: int = 0, drop_last: bool = True) -> None:
+        self.domain, self.generator = domain, generator
+        self.batch_size = min(batch_size, len(domain))
+        self.drop_last, self.num_workers = drop_last, num_workers
+        self._it: Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = iter(())
+
+    def _epoch(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        order = torch.randperm(len(self.domain), generator=self.generator)
+        stop = len(order) - (len(order) % self.batch_size if self.drop_last else 0)
+        tensors = self.domain.tensors
+        if tensors is not None:
+            x, y = tensors
+            for i in range(0, stop, self.batch_size):
+                idx = order[i:i + self.batch_size]
+                yield x[idx], y[idx], idx
+            return
+        batches = [order[i:i + self.batch_size].tolist() for i in range(0, stop, self.batch_size)]
+        loader = DataLoader(self.domain.dataset, batch_sampler=batches, num_workers=self.num_workers)
+        for (xb, yb), idx in zip(loader, batches):
+            yield xb, yb, torch.tensor(idx)
+
+    def __iter__(self) -> "BatchStream":
+        return self
+
+    def __next__(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        for _ in range(2):
+            try:
+                return next(self._it)
+            except StopIteration:
+                self._it = self._epoch()
+        raise RuntimeError("empty domain")  # unreachable: Domain guarantees at least one sample
+
+
+def iterate_in_order(domain: Domain, batch_size: int, num_workers: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """All samples once, in order, as ``(x, y)`` batches (for evaluation)."""
+    tensors = domain.tensors
+    if tensors is not None:
+        x, y = tensors
+        for i in range(0, len(y), batch_size):
+            yield x[i:i + batch_size], y[i:i + batch_size]
+        return
+    yield from DataLoader(domain.dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)

@@ -1,0 +1,1 @@
+"""Metrics, model selection and transfer measures."""

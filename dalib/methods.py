@@ -1,0 +1,68 @@
+"""Methods by name: ``source_only``, a registered discrepancy (``dann``), or a ``+`` combination.
+
+A method's objective is ``L = mean_i w_i·ℓ(h(x_i^s), y_i^s) + Σ_k λ_k(p)·D_k(F_s, F_t)`` with one
+term per discrepancy name; λ_k and hyper-parameters come from the registry and can be overridden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import dalib.alignment  # noqa: F401  (imports every built-in discrepancy so it registers)
+from dalib.alignment.registry import REGISTRY, DiscrepancyEntry
+from dalib.errors import DalibError
+from dalib.train.objective import Term
+from dalib.train.schedules import lambda_schedule
+
+SOURCE_ONLY = "source_only"
+
+
+@dataclass(frozen=True)
+class Method:
+    """A named method: the registry entries of its alignment terms (none for source-only)."""
+
+    name: str
+    entries: tuple[DiscrepancyEntry, ...]
+
+
+def available_methods() -> list[str]:
+    """``source_only`` and every registered discrepancy name."""
+    return [SOURCE_ONLY, *sorted(REGISTRY)]
+
+
+def resolve_method(name: str) -> Method:
+    """Parse ``source_only`` or ``a+b+...`` into registry entries."""
+    name = name.strip()
+    if name == SOURCE_ONLY:
+        return Method(name, ())
+    parts = [p.strip() for p in name.split("+")]
+    unknown = [p for p in parts if p not in REGISTRY]
+    if unknown or len(set(parts)) != len(parts):
+        problem = f"unknown {unknown}" if unknown else "a repeated part"
+        raise DalibError(
+            f"method {name!r} has {problem}; available: {', '.join(available_methods())} "
+            "(combine with '+', load your own with --plugin FILE)"
+        )
+    return Method(name, tuple(REGISTRY[p] for p in parts))
+
+
+def build_terms(method: Method, feature_dim: int, num_classes: int,
+                overrides: dict[str, dict[str, Any]] | None = None) -> list[Term]:
+    """Instantiate the method's discrepancies for features of size ``feature_dim``.
+
+    ``overrides`` maps a term name to changed hyper-parameters; the key ``weight`` sets λ.
+    """
+    overrides = dict(overrides or {})
+    terms = []
+    for entry in method.entries:
+        params = {**entry.defaults, **overrides.pop(entry.name, {})}
+        weight = float(params.pop("weight", entry.weight))
+        try:
+            module = entry.cls(feature_dim=feature_dim, num_classes=num_classes, **params)
+        except TypeError as err:
+            raise DalibError(f"bad hyper-parameters for {entry.name!r}: {err}") from None
+        terms.append(Term(entry.name, module, weight, lambda_schedule(entry.schedule)))
+    if overrides:
+        raise DalibError(f"hyper-parameters given for {sorted(overrides)} but method {method.name!r} has no such term")
+    return terms

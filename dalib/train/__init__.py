@@ -1,0 +1,1 @@
+"""The one trainer, its objective and its schedules."""

@@ -1,0 +1,67 @@
+"""The training objective L = mean_i w_i·ℓ(h(x_i^s), y_i^s) + Σ_k λ_k(p)·D_k(F_s, F_t)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from dalib.alignment.base import Discrepancy
+
+
+class Term(nn.Module):
+    """One alignment term λ(p)·D(F_s, F_t): a discrepancy with weight ``weight`` and schedule."""
+
+    def __init__(self, name: str, discrepancy: Discrepancy, weight: float,
+                 schedule: Callable[[float, float], float]) -> None:
+        super().__init__()
+        self.name, self.discrepancy, self.weight, self.schedule = name, discrepancy, weight, schedule
+
+    def lam(self, progress: float) -> float:
+        """λ(p) = schedule(p, weight)."""
+        return self.schedule(progress, self.weight)
+
+
+class Objective(nn.Module):
+    """Weighted source cross-entropy plus the alignment terms.
+
+    ``forward`` takes source features/logits f_s (n_s, d), logits_s (n_s, C), labels y_s
+    (n_s,), optional weights w_s (n_s,), target f_t (n_t, d), logits_t (n_t, C), and the
+    progress p; returns ``(L, parts)`` with ``parts[name]`` the unweighted value of each term
+    (``task`` for the cross-entropy) and ``parts["lambda/<name>"]`` each λ(p).
+    """
+
+    def __init__(self, terms: list[Term]) -> None:
+        super().__init__()
+        self.terms = nn.ModuleList(terms)
+
+    def forward(self, f_s: Tensor, logits_s: Tensor, y_s: Tensor, f_t: Tensor, logits_t: Tensor,
+                progress: float, w_s: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor | float]]:
+        if w_s is None:
+            task = F.cross_entropy(logits_s, y_s)
+        else:
+            task = (w_s * F.cross_entropy(logits_s, y_s, reduction="none")).mean()
+        total = task
+        parts: dict[str, Tensor | float] = {"task": task}
+        for term in self.terms:
+            lam = term.lam(progress)
+            value = term.discrepancy(f_s, f_t, logits_s=logits_s, logits_t=logits_t,
+                                     y_s=y_s, w_s=w_s, progress=progress)
+            total = total + lam * value
+            parts[term.name] = value
+            parts[f"lambda/{term.name}"] = lam
+        return total, parts
+
+
+def describe_nonfinite(step: int, parts: dict[str, Tensor | float]) -> str:
+    """One line naming the step and every loss term's value."""
+    values = ", ".join(f"{k}={float(v):.4g}" for k, v in parts.items() if not k.startswith("lambda/"))
+    return (f"loss is NaN/inf at step {step} ({values}); lower the learning rate or λ, "
+            "or check the inputs for NaN")
+
+
+def is_finite(x: Tensor) -> bool:
+    """Whether a scalar tensor is finite."""
+    return bool(torch.isfinite(x))

@@ -1,0 +1,226 @@
+"""The one training loop every method runs through."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from dalib.data.domain import Domain
+from dalib.data.sampling import BatchStream
+from dalib.errors import DalibError
+from dalib.eval.metrics import predict
+from dalib.train.objective import Objective, describe_nonfinite, is_finite
+from dalib.train.schedules import inverse_decay
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings. One epoch = ``iters_per_epoch`` steps (default: one pass over
+    the source train split). ``lr_schedule`` is ``inverse_decay`` (DANN: lr·(1+10p)^−0.75)
+    or ``constant``; ``optimizer`` is ``sgd`` (momentum, Nesterov) or ``adam``."""
+
+    epochs: int = 20
+    batch_size: int = 32
+    iters_per_epoch: int | None = None
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_schedule: str = "inverse_decay"
+    seed: int = 0
+    device: str = "cpu"
+    num_workers: int = 0
+    eval_batch_size: int = 1024
+    log_dir: str | None = None
+    log_every: int = 10
+    progress_bar: bool = False
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("sgd", "adam"):
+            raise DalibError(f"unknown optimizer {self.optimizer!r}; use 'sgd' or 'adam'")
+        if self.lr_schedule not in ("inverse_decay", "constant"):
+            raise DalibError(f"unknown lr schedule {self.lr_schedule!r}; use 'inverse_decay' or 'constant'")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise DalibError("epochs and batch_size must be at least 1")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise DalibError(f"device {self.device!r} requested but CUDA is not available; use --device cpu")
+
+
+@dataclass
+class EpochRecord:
+    """What each selection protocol needs, stored after every epoch (no selection at train time).
+
+    ``target_acc`` uses target labels and is for reporting or oracle tables only.
+    """
+
+    epoch: int
+    step: int
+    losses: dict[str, float]
+    source_val_acc: float
+    target_acc: float
+    target_entropy: float
+    lr: float
+
+
+@dataclass
+class History:
+    """Per-epoch records of one run, plus its wall time in seconds."""
+
+    epochs: list[EpochRecord] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"epochs": [asdict(e) for e in self.epochs], "seconds": self.seconds}
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch's global RNG (model initialisation, dropout) for a reproducible run."""
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """Minimise L = mean_i w_i·ℓ(h(x_i^s), y_i^s) + Σ_k λ_k(p)·D_k(F_s, F_t) with p = step/total.
+
+    ``model(x)`` returns ``(features, logits)``. Target labels are never used for training:
+    the trainer takes target inputs only, and uses labels only to report ``target_acc``.
+    """
+
+    def __init__(self, model: nn.Module, objective: Objective, config: TrainConfig) -> None:
+        self.config = config
+        self.device = torch.device(config.device)
+        self.model = model.to(self.device)
+        self.objective = objective.to(self.device)
+        self.optimizer = self._make_optimizer()
+        self.epoch = 0
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        cfg = self.config
+        groups = [{"params": [p for p in self.model.parameters() if p.requires_grad], "lr_mult": 1.0}]
+        extra = [p for p in self.objective.parameters() if p.requires_grad]
+        if extra:
+            groups.append({"params": extra, "lr_mult": 1.0})
+        for g in groups:
+            g["lr"] = cfg.lr * g["lr_mult"]
+        if cfg.optimizer == "adam":
+            return torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum,
+                               weight_decay=cfg.weight_decay, nesterov=cfg.momentum > 0)
+
+    def _set_lr(self, progress: float) -> float:
+        factor = inverse_decay(progress) if self.config.lr_schedule == "inverse_decay" else 1.0
+        for g in self.optimizer.param_groups:
+            g["lr"] = self.config.lr * g["lr_mult"] * factor
+        return self.config.lr * factor
+
+    def fit(self, source_train: Domain, source_val: Domain, target: Domain,
+            source_weights: torch.Tensor | None = None) -> History:
+        """Train for ``config.epochs`` epochs; evaluate source-val and target after each."""
+        cfg = self.config
+        gen_s = torch.Generator().manual_seed(cfg.seed)
+        gen_t = torch.Generator().manual_seed(cfg.seed + 1)
+        src = BatchStream(source_train, cfg.batch_size, gen_s, cfg.num_workers)
+        tgt = BatchStream(target, cfg.batch_size, gen_t, cfg.num_workers)
+        iters = cfg.iters_per_epoch or steps_per_epoch(len(source_train), cfg.batch_size)
+        total = iters * cfg.epochs
+        weights = None if source_weights is None else source_weights.to(self.device, torch.float32)
+        if weights is not None and len(weights) != len(source_train):
+            raise DalibError(f"{len(weights)} source weights for {len(source_train)} source samples; give one per sample")
+        writer = _summary_writer(cfg.log_dir)
+        history, start = History(), time.perf_counter()
+        bar = tqdm(total=total, disable=not cfg.progress_bar, desc=f"{source_train.short}→{target.short}", leave=False)
+        step = self.epoch * iters
+        for epoch in range(self.epoch, cfg.epochs):
+            self.model.train()
+            self.objective.train()
+            sums: dict[str, torch.Tensor] = {}
+            for _ in range(iters):
+                progress = step / total
+                lr = self._set_lr(progress)
+                xs, ys, idx = next(src)
+                xt, _, _ = next(tgt)  # target labels are dropped here, never used in training
+                loss, parts = self._step(xs, ys, xt, progress, None if weights is None else weights[idx], step)
+                for k, v in parts.items():
+                    sums[k] = sums.get(k, 0.0) + (v.detach() if isinstance(v, torch.Tensor) else v)
+                if writer is not None and step % cfg.log_every == 0:
+                    writer.add_scalar("loss/total", float(loss), step)
+                    for k, v in parts.items():
+                        writer.add_scalar(k if k.startswith("lambda/") else f"loss/{k}", float(v), step)
+                    writer.add_scalar("lr", lr, step)
+                step += 1
+                bar.update(1)
+            self.epoch = epoch + 1
+            record = self._evaluate(epoch + 1, step, {k: float(v) / iters for k, v in sums.items()},
+                                    source_val, target, lr)
+            history.epochs.append(record)
+            if writer is not None:
+                writer.add_scalar("acc/source_val", record.source_val_acc, epoch + 1)
+                writer.add_scalar("acc/target", record.target_acc, epoch + 1)
+                writer.add_scalar("target_entropy", record.target_entropy, epoch + 1)
+            bar.set_postfix(src_val=f"{record.source_val_acc:.3f}", tgt=f"{record.target_acc:.3f}")
+        bar.close()
+        if writer is not None:
+            writer.close()
+        history.seconds = time.perf_counter() - start
+        return history
+
+    def _step(self, xs: torch.Tensor, ys: torch.Tensor, xt: torch.Tensor, progress: float,
+              ws: torch.Tensor | None, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
+        dev = self.device
+        xs, ys, xt = xs.to(dev, non_blocking=True), ys.to(dev, non_blocking=True), xt.to(dev, non_blocking=True)
+        f, logits = self.model(torch.cat([xs, xt]))
+        n = len(xs)
+        loss, parts = self.objective(f[:n], logits[:n], ys, f[n:], logits[n:], progress, ws)
+        if not is_finite(loss):
+            raise DalibError(describe_nonfinite(step, parts))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss, parts
+
+    def _evaluate(self, epoch: int, step: int, losses: dict[str, float], source_val: Domain,
+                  target: Domain, lr: float) -> EpochRecord:
+        kw = {"batch_size": self.config.eval_batch_size, "device": self.device, "num_workers": self.config.num_workers}
+        val = predict(self.model, source_val, **kw)
+        tgt = predict(self.model, target, **kw)
+        return EpochRecord(epoch, step, losses, val.accuracy, tgt.accuracy, tgt.mean_entropy, lr)
+
+    def save_checkpoint(self, path: str | Path) -> None:
+        """Save model, objective (e.g. discriminators), optimizer state and epoch."""
+        torch.save({"model": self.model.state_dict(), "objective": self.objective.state_dict(),
+                    "optimizer": self.optimizer.state_dict(), "epoch": self.epoch,
+                    "config": asdict(self.config)}, Path(path))
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        """Restore a checkpoint written by :meth:`save_checkpoint` (same model and method)."""
+        path = Path(path)
+        if not path.is_file():
+            raise DalibError(f"checkpoint not found: {path}")
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        try:
+            self.model.load_state_dict(state["model"])
+            self.objective.load_state_dict(state["objective"])
+        except RuntimeError as err:
+            first = str(err).strip().splitlines()[0]
+            raise DalibError(f"checkpoint {path} does not fit this model/method ({first})") from None
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch = int(state["epoch"])
+
+
+def _summary_writer(log_dir: str | None):  # -> SummaryWriter | None
+    if not log_dir:
+        return None
+    from torch.utils.tensorboard import SummaryWriter  # imported lazily: it is slow to import
+
+    return SummaryWriter(log_dir)
+
+
+def steps_per_epoch(n_source_train: int, batch_size: int) -> int:
+    """Default steps in one epoch: full source batches in the train split (at least 1)."""
+    return max(1, math.floor(n_source_train / min(batch_size, n_source_train)))
