@@ -10,7 +10,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision import transforms
 
-from dalib.data.domain import Domain
+from dalib.data.domain import Domain, check_compatible
 from dalib.errors import DalibError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".gif", ".tif", ".tiff", ".webp"}
@@ -71,3 +71,17 @@ def image_folder_domain(root: Path, name: str, short: str | None = None,
         labels += [idx] * len(files)
     dataset = ImageFiles(paths, labels, transform or default_transform(image_size))
     return Domain(name, short or name[0].upper(), classes, dataset, torch.tensor(labels, dtype=torch.long))
+
+
+def load_image_folders(root: Path, domains: list[str] | None = None,
+                       image_size: int = 224) -> list[Domain]:
+    """Every domain folder under ``root`` (or those named), checked to share one class set."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DalibError(f"image root not found: {root}; check --data-root / DALIB_DATA")
+    names = domains or sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(names) < 2:
+        raise DalibError(f"{root} holds {len(names)} domain folder(s); a transfer task needs at least two")
+    loaded = [image_folder_domain(root, n, image_size=image_size) for n in names]
+    check_compatible(loaded)
+    return loaded

@@ -57,7 +57,8 @@ class Objective(nn.Module):
 
 def describe_nonfinite(step: int, parts: dict[str, Tensor | float]) -> str:
     """One line naming the step and every loss term's value."""
-    values = ", ".join(f"{k}={float(v):.4g}" for k, v in parts.items() if not k.startswith("lambda/"))
+    values = ", ".join(f"{k}={float(v.detach() if isinstance(v, Tensor) else v):.4g}"
+                       for k, v in parts.items() if not k.startswith("lambda/"))
     return (f"loss is NaN/inf at step {step} ({values}); lower the learning rate or λ, "
             "or check the inputs for NaN")
 
