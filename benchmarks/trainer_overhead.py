@@ -31,7 +31,7 @@ def make_model(seed: int) -> Classifier:
 
 def bare_loop(xs: torch.Tensor, ys: torch.Tensor, xt: torch.Tensor, steps: int, batch: int) -> float:
     model = make_model(0)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4, nesterov=True)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4, nesterov=True, foreach=True)
     gen_s, gen_t = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
     model.train()
     start = time.perf_counter()

@@ -186,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     except DalibError as err:
         print(f"dalib: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
     return 0
 
 

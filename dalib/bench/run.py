@@ -66,7 +66,7 @@ def execute(spec: RunSpec, task: Task, options: RunOptions) -> dict[str, Any]:
     model = Classifier(backbone, task.source.num_classes, prof.bottleneck_dim)
     terms = build_terms(resolve_method(spec.method), model.feature_dim, model.num_classes, spec.overrides())
     log_dir = str(Path(options.log_root) / spec.key) if options.log_root else None
-    config = TrainConfig(epochs=prof.epochs, batch_size=prof.batch_size, lr=prof.lr,
+    config = TrainConfig(epochs=prof.epochs, iters_per_epoch=prof.iters_per_epoch, batch_size=prof.batch_size, lr=prof.lr,
                          weight_decay=prof.weight_decay, optimizer=prof.optimizer, seed=spec.seed,
                          device=spec.device, log_dir=log_dir, progress_bar=options.progress_bar)
     history = Trainer(model, Objective(terms), config).fit(source_train, source_val, task.target)

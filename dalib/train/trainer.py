@@ -6,7 +6,9 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 import torch
 from torch import nn
@@ -18,6 +20,9 @@ from dalib.errors import DalibError
 from dalib.eval.metrics import predict
 from dalib.train.objective import Objective, describe_nonfinite, is_finite
 from dalib.train.schedules import inverse_decay
+
+
+Reweigher = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -109,9 +114,9 @@ class Trainer:
         for g in groups:
             g["lr"] = cfg.lr * g["lr_mult"]
         if cfg.optimizer == "adam":
-            return torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum,
-                               weight_decay=cfg.weight_decay, nesterov=cfg.momentum > 0)
+            return torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                               nesterov=cfg.momentum > 0, foreach=True)
 
     def _set_lr(self, progress: float) -> float:
         factor = inverse_decay(progress) if self.config.lr_schedule == "inverse_decay" else 1.0
@@ -120,8 +125,15 @@ class Trainer:
         return self.config.lr * factor
 
     def fit(self, source_train: Domain, source_val: Domain, target: Domain,
-            source_weights: torch.Tensor | None = None) -> History:
-        """Train for ``config.epochs`` epochs; evaluate source-val and target after each."""
+            source_weights: torch.Tensor | None = None, reweigher: Reweigher | None = None,
+            reweight_every: int = 0) -> History:
+        """Train for ``config.epochs`` epochs; evaluate source-val and target after each.
+
+        ``source_weights`` (n_s,) are the instance weights w_i of the task loss (rescaled to
+        mean 1). With ``reweigher`` and ``reweight_every = k > 0``, the weights are
+        re-estimated every k epochs as ``reweigher(F_s, F_t)`` on the current bottleneck
+        features of the source train split (n_s, d) and the target (n_t, d).
+        """
         cfg = self.config
         gen_s = torch.Generator().manual_seed(cfg.seed)
         gen_t = torch.Generator().manual_seed(cfg.seed + 1)
@@ -129,14 +141,14 @@ class Trainer:
         tgt = BatchStream(target, cfg.batch_size, gen_t, cfg.num_workers)
         iters = cfg.iters_per_epoch or steps_per_epoch(len(source_train), cfg.batch_size)
         total = iters * cfg.epochs
-        weights = None if source_weights is None else source_weights.to(self.device, torch.float32)
-        if weights is not None and len(weights) != len(source_train):
-            raise DalibError(f"{len(weights)} source weights for {len(source_train)} source samples; give one per sample")
+        weights = None if source_weights is None else self._check_weights(source_weights, len(source_train))
         writer = _summary_writer(cfg.log_dir)
         history, start = History(), time.perf_counter()
         bar = tqdm(total=total, disable=not cfg.progress_bar, desc=f"{source_train.short}→{target.short}", leave=False)
         step = self.epoch * iters
         for epoch in range(self.epoch, cfg.epochs):
+            if reweigher is not None and reweight_every > 0 and epoch > 0 and epoch % reweight_every == 0:
+                weights = self._reweight(reweigher, source_train, target)
             self.model.train()
             self.objective.train()
             sums: dict[str, torch.Tensor] = {}
@@ -170,13 +182,32 @@ class Trainer:
         history.seconds = time.perf_counter() - start
         return history
 
+    def _check_weights(self, w: torch.Tensor, n: int) -> torch.Tensor:
+        w = torch.as_tensor(w, dtype=torch.float32)
+        if w.shape != (n,):
+            raise DalibError(f"source weights have shape {tuple(w.shape)} for {n} source samples; give one per sample")
+        if not torch.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise DalibError("source weights must be finite, non-negative and not all zero; check the weight estimator")
+        return (w * (n / w.sum())).to(self.device)
+
+    def _reweight(self, reweigher: Reweigher, source_train: Domain, target: Domain) -> torch.Tensor:
+        kw = {"batch_size": self.config.eval_batch_size, "device": self.device, "num_workers": self.config.num_workers}
+        f_s = predict(self.model, source_train, **kw).features.numpy()
+        f_t = predict(self.model, target, **kw).features.numpy()
+        return self._check_weights(torch.as_tensor(reweigher(f_s, f_t)), len(source_train))
+
     def _step(self, xs: torch.Tensor, ys: torch.Tensor, xt: torch.Tensor, progress: float,
               ws: torch.Tensor | None, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
         dev = self.device
         xs, ys, xt = xs.to(dev, non_blocking=True), ys.to(dev, non_blocking=True), xt.to(dev, non_blocking=True)
-        f, logits = self.model(torch.cat([xs, xt]))
-        n = len(xs)
-        loss, parts = self.objective(f[:n], logits[:n], ys, f[n:], logits[n:], progress, ws)
+        if self.objective.terms:
+            f, logits = self.model(torch.cat([xs, xt]))
+            n = len(xs)
+            f_s, z_s, f_t, z_t = f[:n], logits[:n], f[n:], logits[n:]
+        else:  # no alignment term: the target batch plays no part (nor in BatchNorm statistics)
+            f_s, z_s = self.model(xs)
+            f_t, z_t = f_s[:0], z_s[:0]
+        loss, parts = self.objective(f_s, z_s, ys, f_t, z_t, progress, ws)
         if not is_finite(loss):
             raise DalibError(describe_nonfinite(step, parts))
         self.optimizer.zero_grad(set_to_none=True)
