@@ -73,15 +73,24 @@ def cmd_data_verify(args: argparse.Namespace) -> None:
         raise DalibError(f"dataset {spec.name!r} failed verification; replace the files listed above")
 
 
+def _hp_targets(method: str, weights: str) -> list[str]:
+    """Which ``--hp TERM.`` prefixes apply to a run: its terms, ``weights``, or ``shallow``."""
+    if method.startswith("shallow_"):
+        return ["shallow"]
+    return [*method.split("+"), *(["weights"] if weights else [])]
+
+
 def cmd_bench(args: argparse.Namespace) -> None:
     from dalib.bench.grid import GridSource, run_grid, task_names
     from dalib.bench.profiles import profile_for
     from dalib.bench.run import RunOptions, RunSpec
+    from dalib.bench.shallow_run import is_shallow, parse_shallow
     from dalib.data.catalog import get_spec
     from dalib.data.root import find_data_root
     from dalib.eval.selection import check_protocol, describe
     from dalib.methods import SOURCE_ONLY, resolve_method
     from dalib.plugins import load_plugins
+    from dalib.reweighting import WEIGHT_ESTIMATORS
 
     load_plugins(args.plugin)
     check_protocol(args.select)
@@ -89,7 +98,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     root = None if spec.kind == "embedded" else find_data_root(args.data_root)
     methods = _csv(args.methods)
     for m in methods:
-        resolve_method(m)
+        parse_shallow(m) if is_shallow(m) else resolve_method(m)
     if SOURCE_ONLY not in methods:
         methods.insert(0, SOURCE_ONLY)
     seeds = [int(s) for s in _csv(args.seeds)]
@@ -97,13 +106,24 @@ def cmd_bench(args: argparse.Namespace) -> None:
     tasks = task_names(source, _csv(args.tasks) if args.tasks else None)
     profile = profile_for(spec.name).with_overrides(epochs=args.epochs)
     hparams = parse_hparams(args.hp)
+    chosen_weights = _csv(args.weights) if args.weights else []
+    for w in chosen_weights:
+        if w not in WEIGHT_ESTIMATORS:
+            raise DalibError(f"unknown --weights {w!r}; choose from {', '.join(WEIGHT_ESTIMATORS)}")
+
+    def weightings(method: str) -> list[str]:
+        """Each deep method runs unweighted and once per chosen weight estimator."""
+        return [""] if is_shallow(method) else ["", *chosen_weights]
+
     specs = [RunSpec(spec.name, t, m, s, profile,
-                     tuple(h for h in hparams if h[0] in m.split("+")), args.device)
-             for m in methods for t in tasks for s in seeds]
+                     tuple(h for h in hparams if h[0] in _hp_targets(m, w)),
+                     args.device, w, args.reweight_every if w else 0)
+             for m in methods for w in weightings(m) for t in tasks for s in seeds]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log_root = str(out / "tensorboard") if args.tensorboard else None
-    print(f"dalib bench: {spec.name}, {len(tasks)} tasks × {len(methods)} methods × {len(seeds)} seeds "
+    weighted = f" (+ weights {', '.join(chosen_weights)})" if chosen_weights else ""
+    print(f"dalib bench: {spec.name}, {len(tasks)} tasks × {len(methods)} methods{weighted} × {len(seeds)} seeds "
           f"= {len(specs)} runs → {out}" + (f"; TensorBoard: tensorboard --logdir {log_root}" if log_root else ""))
     start = time.perf_counter()
 
@@ -158,15 +178,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="run methods × tasks × seeds and print the table")
     p.add_argument("--dataset", default="rotated-digits")
-    p.add_argument("--methods", default="source_only,dann", help="comma list; combine terms with '+'")
+    p.add_argument("--methods", default="source_only,dann",
+                   help="comma list; combine terms with '+'; shallow_<coral|sa|tca|jda|none>_<1nn|svm> for shallow ones")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--tasks", help="comma list like A2W,W2A (default: every ordered pair)")
     p.add_argument("--out", default="runs/bench")
     p.add_argument("--select", default="last", help="last | source-val | entropy | oracle (labelled)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--epochs", type=int, help="override the dataset profile's epochs")
-    p.add_argument("--hp", action="append", default=[], help="TERM.NAME=VALUE, e.g. dann.weight=0.3")
+    p.add_argument("--hp", action="append", default=[], help="TERM.NAME=VALUE, e.g. dann.weight=0.3 or shallow.reg=1")
     p.add_argument("--plugin", action="append", default=[], help="a .py file that registers new losses")
+    p.add_argument("--weights", help="comma list of instance-weight estimators (kmm, kliep, discriminative): "
+                   "each deep method also runs with source weights w_i = p_t(x)/p_s(x)")
+    p.add_argument("--reweight-every", type=int, default=0,
+                   help="re-estimate the weights on the learned features every K epochs (0: once, on the inputs)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--tensorboard", action="store_true", help="write a TensorBoard run directory per run")
     p.add_argument("--data-root")

@@ -6,16 +6,22 @@ import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 import dalib
 from dalib.bench.profiles import Profile
+from dalib.bench.shallow_run import execute_shallow, is_shallow
+from dalib.data.domain import Domain
 from dalib.data.tasks import Task, split_source
+from dalib.eval.metrics import predict
 from dalib.methods import build_terms, resolve_method
 from dalib.models import Classifier, build_backbone
+from dalib.reweighting import effective_sample_size, estimate_weights
 from dalib.train.objective import Objective
 from dalib.train.trainer import TrainConfig, Trainer, seed_everything
 
@@ -31,11 +37,21 @@ class RunSpec:
     profile: Profile
     hparams: tuple[tuple[str, str, Any], ...] = ()
     device: str = "cpu"
+    weights: str = ""
+    reweight_every: int = 0
+
+    @property
+    def label(self) -> str:
+        """The table row: the method, plus ``+w:<estimator>`` for instance-weighted runs."""
+        if not self.weights:
+            return self.method
+        every = f"@{self.reweight_every}ep" if self.reweight_every else ""
+        return f"{self.method}+w:{self.weights}{every}"
 
     @property
     def key(self) -> str:
         hp = "".join(f",{t}.{k}={v}" for t, k, v in self.hparams)
-        return f"{self.dataset}/{self.task}/{self.method}{hp}/seed{self.seed}"
+        return f"{self.dataset}/{self.task}/{self.label}{hp}/seed{self.seed}"
 
     def overrides(self) -> dict[str, dict[str, Any]]:
         """Hyper-parameter overrides grouped by term name."""
@@ -57,6 +73,11 @@ class RunOptions:
 def execute(spec: RunSpec, task: Task, options: RunOptions) -> dict[str, Any]:
     """Train one run and return its record (config, per-epoch history, wall time)."""
     torch.set_num_threads(options.threads)
+    header = {"key": spec.key, "dataset": spec.dataset, "task": spec.task, "task_name": task.name,
+              "source": task.source.name, "target": task.target.name, "method": spec.label,
+              "seed": spec.seed, "hparams": [list(h) for h in spec.hparams], "dalib_version": dalib.__version__}
+    if is_shallow(spec.method):
+        return {**header, **execute_shallow(spec.method, task, spec.seed, spec.overrides().get("shallow", {}))}
     seed_everything(spec.seed)
     prof = spec.profile
     source_train, source_val = split_source(task.source, spec.seed)
@@ -69,14 +90,27 @@ def execute(spec: RunSpec, task: Task, options: RunOptions) -> dict[str, Any]:
     config = TrainConfig(epochs=prof.epochs, iters_per_epoch=prof.iters_per_epoch, batch_size=prof.batch_size, lr=prof.lr,
                          weight_decay=prof.weight_decay, optimizer=prof.optimizer, seed=spec.seed,
                          device=spec.device, log_dir=log_dir, progress_bar=options.progress_bar)
-    history = Trainer(model, Objective(terms), config).fit(source_train, source_val, task.target)
-    return {
-        "key": spec.key, "dataset": spec.dataset, "task": spec.task, "task_name": task.name,
-        "source": task.source.name, "target": task.target.name, "method": spec.method,
-        "seed": spec.seed, "hparams": [list(h) for h in spec.hparams], "profile": asdict(prof),
-        "n_source_train": len(source_train), "n_source_val": len(source_val), "n_target": len(task.target),
-        "log_dir": log_dir, "dalib_version": dalib.__version__, **history.to_dict(),
-    }
+    trainer = Trainer(model, Objective(terms), config)
+    weights, reweigher, ess = None, None, None
+    if spec.weights:
+        reweigher = partial(estimate_weights, spec.weights, **spec.overrides().get("weights", {}))
+        f_s, f_t = _weighting_inputs(model, source_train, task.target)
+        w = reweigher(f_s, f_t)
+        weights, ess = torch.as_tensor(w), effective_sample_size(w) / len(w)
+    history = trainer.fit(source_train, source_val, task.target, weights, reweigher, spec.reweight_every)
+    return {**header, "profile": asdict(prof), "n_source_train": len(source_train),
+            "n_source_val": len(source_val), "n_target": len(task.target), "log_dir": log_dir,
+            "weights": spec.weights or None, "ess_fraction": ess,
+            **history.to_dict()}
+
+
+def _weighting_inputs(model: torch.nn.Module, source: Domain, target: Domain) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs of the first weight estimate: the raw features of in-memory domains, else the
+    untrained model's bottleneck features."""
+    ts, tt = source.tensors, target.tensors
+    if ts is not None and tt is not None:
+        return ts[0].flatten(1).double().numpy(), tt[0].flatten(1).double().numpy()
+    return predict(model, source).features.double().numpy(), predict(model, target).features.double().numpy()
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
