@@ -111,12 +111,12 @@ CATALOG: dict[str, DatasetSpec] = {spec.name: spec for spec in [
         "amazon-review-400", "features",
         tuple(DomainSpec(n, s, f"{n}_400.mat") for n, s in
               (("books", "B"), ("dvd", "D"), ("elec", "E"), ("kitchen", "K"))),
-        ("negative", "positive"), folder="amazon_review_400",
+        ("negative", "positive"), folder="amazon_review_400", preprocess="zscore",
         sha256={"books_400.mat": "7a53b54f0c0e81e7ee4774d762a927399cede9a802a2409732ba00cc1c23a17a",
                 "dvd_400.mat": "13a71d399f9c7ae57064952979c830455057ffd0a8da73f2c9075338d64d98ce",
                 "elec_400.mat": "f1dd6e01c1eed956d3abe6493a6bb5efc95e6585b8b9b2d856c0c07e12893a35",
                 "kitchen_400.mat": "b1f4e5ddfbd7b37ad2638fccbf83bd8558abf63b3e8d69a9d5bca77b1a49fed5"},
-        note="400 L1-normalised bag-of-words features (mSDA release)",
+        note="400 L1-normalised bag-of-words features (mSDA release), z-scored per domain",
     ),
     DatasetSpec(
         "msrc-voc2007", "features",
