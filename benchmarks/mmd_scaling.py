@@ -44,7 +44,8 @@ def step_time(method: str, steps: int) -> float:
     torch.manual_seed(0)
     model = Classifier(build_backbone("mlp", 800, hidden=(512,)), 10, 256)
     terms = build_terms(resolve_method(method), 256, 10)
-    trainer = Trainer(model, Objective(terms), TrainConfig(epochs=1, iters_per_epoch=steps, batch_size=32))
+    config = TrainConfig(epochs=1, iters_per_epoch=steps, batch_size=32, selection_scores=False)
+    trainer = Trainer(model, Objective(terms), config)
     tiny = src.subset(np.arange(16))
     return trainer.fit(src, tiny, tgt.subset(np.arange(16))).seconds / steps
 

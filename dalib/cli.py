@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--tasks", help="comma list like A2W,W2A (default: every ordered pair)")
     p.add_argument("--out", default="runs/bench")
-    p.add_argument("--select", default="last", help="last | source-val | entropy | oracle (labelled)")
+    p.add_argument("--select", default="last", help="last | source-val | entropy | iwv | dev | snd | oracle (uses target labels)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--epochs", type=int, help="override the dataset profile's epochs")
     p.add_argument("--hp", action="append", default=[], help="TERM.NAME=VALUE, e.g. dann.weight=0.3 or shallow.reg=1")

@@ -18,6 +18,7 @@ from dalib.data.domain import Domain
 from dalib.data.sampling import BatchStream
 from dalib.errors import DalibError
 from dalib.eval.metrics import predict
+from dalib.eval.selection import unsupervised_scores
 from dalib.train.objective import Objective, describe_nonfinite, is_finite
 from dalib.train.schedules import inverse_decay
 
@@ -29,7 +30,8 @@ Reweigher = Callable[[np.ndarray, np.ndarray], np.ndarray]
 class TrainConfig:
     """Optimisation settings. One epoch = ``iters_per_epoch`` steps (default: one pass over
     the source train split). ``lr_schedule`` is ``inverse_decay`` (DANN: lr·(1+10p)^−0.75)
-    or ``constant``; ``optimizer`` is ``sgd`` (momentum, Nesterov) or ``adam``."""
+    or ``constant``; ``optimizer`` is ``sgd`` (momentum, Nesterov) or ``adam``.
+    ``selection_scores`` computes the IWV / DEV / SND scores after every epoch."""
 
     epochs: int = 20
     batch_size: int = 32
@@ -46,6 +48,7 @@ class TrainConfig:
     log_dir: str | None = None
     log_every: int = 10
     progress_bar: bool = False
+    selection_scores: bool = True
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("sgd", "adam"):
@@ -62,7 +65,8 @@ class TrainConfig:
 class EpochRecord:
     """What each selection protocol needs, stored after every epoch (no selection at train time).
 
-    ``target_acc`` uses target labels and is for reporting or oracle tables only.
+    ``target_acc`` uses target labels and is for reporting or oracle tables only; ``scores``
+    holds the unsupervised IWV / DEV risks and SND score of `dalib.eval.selection`.
     """
 
     epoch: int
@@ -72,6 +76,7 @@ class EpochRecord:
     target_acc: float
     target_entropy: float
     lr: float
+    scores: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -161,7 +166,7 @@ class Trainer:
                 for k, v in parts.items():
                     sums[k] = sums.get(k, 0.0) + (v.detach() if isinstance(v, torch.Tensor) else v)
                 if writer is not None and step % cfg.log_every == 0:
-                    writer.add_scalar("loss/total", float(loss), step)
+                    writer.add_scalar("loss/total", float(loss.detach()), step)
                     for k, v in parts.items():
                         writer.add_scalar(k if k.startswith("lambda/") else f"loss/{k}", float(v), step)
                     writer.add_scalar("lr", lr, step)
@@ -220,7 +225,8 @@ class Trainer:
         kw = {"batch_size": self.config.eval_batch_size, "device": self.device, "num_workers": self.config.num_workers}
         val = predict(self.model, source_val, **kw)
         tgt = predict(self.model, target, **kw)
-        return EpochRecord(epoch, step, losses, val.accuracy, tgt.accuracy, tgt.mean_entropy, lr)
+        scores = unsupervised_scores(val, tgt) if self.config.selection_scores else {}
+        return EpochRecord(epoch, step, losses, val.accuracy, tgt.accuracy, tgt.mean_entropy, lr, scores)
 
     def save_checkpoint(self, path: str | Path) -> None:
         """Save model, objective (e.g. discriminators), optimizer state and epoch."""

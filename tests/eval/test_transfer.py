@@ -1,0 +1,87 @@
+"""Transfer gain, negative transfer flag, NTG and proxy A-distance."""
+
+import numpy as np
+import pytest
+
+from dalib.errors import DalibError
+from dalib.eval.transfer import (
+    is_negative_transfer,
+    negative_transfer_gap,
+    proxy_a_distance,
+    transfer_gain,
+)
+
+
+def test_transfer_gain_hand_values():
+    # gains [5, 2, 5]: mean 4, sample std sqrt((1 + 4 + 1) / 2) = sqrt(3)
+    mean, std = transfer_gain([80.0, 82.0, 84.0], [75.0, 80.0, 79.0])
+    assert mean == pytest.approx(4.0) and std == pytest.approx(np.sqrt(3.0))
+    assert transfer_gain([70.0], [72.0]) == (pytest.approx(-2.0), 0.0)
+
+
+def test_transfer_gain_is_paired_by_seed():
+    # same marginal values, different pairing -> same mean, different std
+    _, paired = transfer_gain([1.0, 2.0], [1.0, 2.0])
+    _, crossed = transfer_gain([1.0, 2.0], [2.0, 1.0])
+    assert paired == 0.0 and crossed == pytest.approx(np.sqrt(2.0))
+
+
+@pytest.mark.parametrize(
+    "m, s", [([1.0, 2.0], [1.0]), ([], []), ([np.nan], [1.0]), ([1.0], [np.inf]), ([[1.0]], [[1.0]])]
+)
+def test_transfer_gain_bad_input(m, s):
+    with pytest.raises(DalibError):
+        transfer_gain(m, s)
+
+
+@pytest.mark.parametrize(
+    "mean, std, flagged",
+    [(-3.0, 1.0, True), (-1.0, 2.0, False), (2.0, 1.0, False), (-1.0, 1.0, False),
+     (-0.5, 0.0, True), (0.0, 0.0, False)],
+)
+def test_is_negative_transfer(mean, std, flagged):
+    assert is_negative_transfer(mean, std) is flagged
+
+
+@pytest.mark.parametrize("mean, std", [(-1.0, -0.5), (np.nan, 1.0), (-1.0, np.inf), ("x", 1.0)])
+def test_is_negative_transfer_bad_input(mean, std):
+    with pytest.raises(DalibError):
+        is_negative_transfer(mean, std)
+
+
+def test_negative_transfer_gap():
+    assert negative_transfer_gap(0.70, 0.80) == pytest.approx(0.10)  # source hurt
+    assert negative_transfer_gap(85.0, 80.0) == pytest.approx(-5.0)  # source helped
+    with pytest.raises(DalibError):
+        negative_transfer_gap(np.nan, 0.8)
+
+
+def test_pad_same_distribution_near_zero():
+    rng = np.random.default_rng(0)
+    assert proxy_a_distance(rng.normal(size=(1000, 10)), rng.normal(size=(1000, 10))) < 0.3
+    # unequal sizes: the balanced error keeps chance at 0.5
+    assert abs(proxy_a_distance(rng.normal(size=(1500, 10)), rng.normal(size=(200, 10)))) < 0.3
+
+
+def test_pad_separated_domains_near_two():
+    rng = np.random.default_rng(0)
+    assert proxy_a_distance(rng.normal(size=(500, 10)), rng.normal(size=(500, 10)) + 3.0) > 1.8
+
+
+def test_pad_subsamples_and_is_seeded():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(2500, 8)), rng.normal(size=(2300, 8)) + 0.3
+    p0 = proxy_a_distance(a, b, random_state=0)
+    assert p0 == proxy_a_distance(a, b, random_state=0)
+    assert 0.3 < p0 < 1.8  # partly overlapping domains land in between
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [(np.zeros((10, 3)), np.zeros((10, 2))), (np.zeros((1, 3)), np.zeros((10, 3))),
+     (np.full((10, 3), np.nan), np.zeros((10, 3))), (np.empty((0, 3)), np.zeros((10, 3))),
+     (np.zeros(10), np.zeros(10))],
+)
+def test_pad_bad_input(a, b):
+    with pytest.raises(DalibError):
+        proxy_a_distance(a, b)
