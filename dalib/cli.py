@@ -132,7 +132,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
         print(f"  [{done}/{total}] {rec['task_name']} {rec['method']} seed {rec['seed']}: "
               f"last-epoch target acc {acc:.1f}% ({rec['seconds']:.1f}s)", flush=True)
 
-    records = run_grid(source, specs, out, RunOptions(log_root=log_root), args.workers, progress)
+    options = RunOptions(log_root=log_root, progress_bar=args.progress)
+    records = run_grid(source, specs, out, options, args.workers, progress)
     wall = time.perf_counter() - start
     _write_tables(records, args.select, out, tasks)
     print(f"selection protocol: {args.select} — {describe(args.select)}")
@@ -151,6 +152,20 @@ def _write_tables(records: list[dict[str, Any]], protocol: str, out: Path, tasks
     (out / f"{stem}.csv").write_text(to_csv(table))
     print(to_markdown(table))
     print(f"wrote {out / (stem + '.md')} and {out / (stem + '.csv')}")
+
+
+def cmd_methods(args: argparse.Namespace) -> None:
+    from dalib.alignment.registry import REGISTRY
+    from dalib.bench.shallow_run import shallow_methods
+    from dalib.plugins import load_plugins
+
+    load_plugins(args.plugin)
+    print("| method | default λ | λ schedule | hyper-parameters | loss |\n|---|---|---|---|---|")
+    print("| source_only | – | – | – | cross-entropy on the source only |")
+    for name, entry in sorted(REGISTRY.items()):
+        params = ", ".join(f"{k}={v}" for k, v in entry.defaults.items()) or "–"
+        print(f"| {name} | {entry.weight:g} | {entry.schedule} | {params} | {entry.description} |")
+    print("\nCombine deep methods with '+', e.g. dann+mcc. Shallow methods: " + ", ".join(shallow_methods()))
 
 
 def cmd_table(args: argparse.Namespace) -> None:
@@ -194,8 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="re-estimate the weights on the learned features every K epochs (0: once, on the inputs)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--tensorboard", action="store_true", help="write a TensorBoard run directory per run")
+    p.add_argument("--progress", action="store_true", help="show a progress bar for every run's steps")
     p.add_argument("--data-root")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("methods", help="registered methods with their default λ and hyper-parameters")
+    p.add_argument("--plugin", action="append", default=[], help="a .py file that registers new losses")
+    p.set_defaults(func=cmd_methods)
 
     p = sub.add_parser("table", help="rebuild the table of a bench folder under a selection protocol")
     p.add_argument("dir")

@@ -55,3 +55,10 @@ def test_data_list_and_verify(data_root, capsys):
     assert "| rotated-digits | embedded |" in text
     assert main(["data", "verify", "office-caltech10-surf", "--data-root", str(data_root)]) == 0
     assert "4 files checked, 0 missing, 0 with a wrong sha256" in capsys.readouterr().out
+
+
+def test_methods_lists_defaults(capsys):
+    assert main(["methods"]) == 0
+    text = capsys.readouterr().out
+    assert "| dann | 1 | constant | lam_max=1.0, gamma=10.0, hidden=256 |" in text
+    assert "| entropy | 0.1 |" in text and "shallow_coral_svm" in text
