@@ -88,7 +88,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     from dalib.data.catalog import get_spec
     from dalib.data.root import find_data_root
     from dalib.eval.selection import check_protocol, describe
-    from dalib.methods import SOURCE_ONLY, resolve_method
+    from dalib.methods import SOURCE_ONLY, TARGET_ONLY, resolve_method
     from dalib.plugins import load_plugins
     from dalib.reweighting import WEIGHT_ESTIMATORS
 
@@ -101,6 +101,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
         parse_shallow(m) if is_shallow(m) else resolve_method(m)
     if SOURCE_ONLY not in methods:
         methods.insert(0, SOURCE_ONLY)
+    if args.target_only and TARGET_ONLY not in methods:
+        methods.append(TARGET_ONLY)
     seeds = [int(s) for s in _csv(args.seeds)]
     source = GridSource(spec.name, str(root) if root else None, tuple(str(Path(p).resolve()) for p in args.plugin))
     tasks = task_names(source, _csv(args.tasks) if args.tasks else None)
@@ -133,7 +135,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
               f"last-epoch target acc {acc:.1f}% ({rec['seconds']:.1f}s)", flush=True)
 
     options = RunOptions(log_root=log_root, progress_bar=args.progress)
-    records = run_grid(source, specs, out, options, args.workers, progress)
+    records = run_grid(source, specs, out, options, args.workers, progress,
+                       backend=getattr(args, "backend", "local"), ray_address=getattr(args, "ray_address", None))
     wall = time.perf_counter() - start
     _write_tables(records, args.select, out, tasks)
     print(f"selection protocol: {args.select} — {describe(args.select)}")
@@ -144,14 +147,19 @@ def _write_tables(records: list[dict[str, Any]], protocol: str, out: Path, tasks
     from dalib.bench.tables import build_table, to_csv, to_markdown
     from dalib.eval.selection import uses_target_labels
 
-    table = build_table(records, protocol, tasks)
     stem = "table" if protocol == "last" else f"table-{protocol}"
     if uses_target_labels(protocol):
-        stem = f"table-ORACLE"
-    (out / f"{stem}.md").write_text(to_markdown(table))
-    (out / f"{stem}.csv").write_text(to_csv(table))
-    print(to_markdown(table))
-    print(f"wrote {out / (stem + '.md')} and {out / (stem + '.csv')}")
+        stem = "table-ORACLE"
+    metrics = ["target_acc"]
+    if any(r["method"] == "target_only" for r in records):
+        metrics.append("target_heldout_acc")
+    for metric in metrics:
+        name = stem if metric == "target_acc" else f"{stem}-heldout"
+        table = build_table(records, protocol, tasks, metric)
+        (out / f"{name}.md").write_text(to_markdown(table))
+        (out / f"{name}.csv").write_text(to_csv(table))
+        print(to_markdown(table))
+        print(f"wrote {out / (name + '.md')} and {out / (name + '.csv')}")
 
 
 def cmd_methods(args: argparse.Namespace) -> None:
@@ -172,11 +180,14 @@ def cmd_table(args: argparse.Namespace) -> None:
     from dalib.eval.selection import check_protocol
 
     check_protocol(args.select)
+    from dalib.bench.store import ResultsStore, store_path
+
     out = Path(args.dir)
-    files = sorted((out / "runs").rglob("*.json"))
-    if not files:
-        raise DalibError(f"no run records under {out / 'runs'}; run `dalib bench --out {out}` first")
-    _write_tables([json.loads(f.read_text()) for f in files], args.select, out)
+    with ResultsStore(store_path(out), create=False) as store:
+        records = store.records()
+    if not records:
+        raise DalibError(f"no finished runs in {store_path(out)}; run `dalib bench --out {out}` first")
+    _write_tables(records, args.select, out)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--tensorboard", action="store_true", help="write a TensorBoard run directory per run")
     p.add_argument("--progress", action="store_true", help="show a progress bar for every run's steps")
+    p.add_argument("--no-target-only", dest="target_only", action="store_false",
+                   help="skip the target-only reference runs (trained on half of the labelled target)")
     p.add_argument("--data-root")
     p.set_defaults(func=cmd_bench)
 

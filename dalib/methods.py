@@ -1,5 +1,8 @@
 """Methods by name: ``source_only``, a registered discrepancy (``dann``), or a ``+`` combination.
 
+``target_only`` is the reference line of ../shared/PROTOCOLS.md: trained on a labelled half of
+the target, evaluated on the other half; it needs target labels and is never a method.
+
 A method's objective is ``L = mean_i w_i·ℓ(h(x_i^s), y_i^s) + Σ_k λ_k(p)·D_k(F_s, F_t)`` with one
 term per discrepancy name; λ_k and hyper-parameters come from the registry and can be overridden.
 """
@@ -16,6 +19,7 @@ from dalib.train.objective import Term
 from dalib.train.schedules import lambda_schedule
 
 SOURCE_ONLY = "source_only"
+TARGET_ONLY = "target_only"  # reference line trained on labelled target data, never a method
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,7 @@ def available_methods() -> list[str]:
 def resolve_method(name: str) -> Method:
     """Parse ``source_only`` or ``a+b+...`` into registry entries."""
     name = name.strip()
-    if name == SOURCE_ONLY:
+    if name in (SOURCE_ONLY, TARGET_ONLY):
         return Method(name, ())
     parts = [p.strip() for p in name.split("+")]
     unknown = [p for p in parts if p not in REGISTRY]

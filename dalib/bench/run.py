@@ -17,9 +17,10 @@ import dalib
 from dalib.bench.profiles import Profile
 from dalib.bench.shallow_run import execute_shallow, is_shallow
 from dalib.data.domain import Domain
-from dalib.data.tasks import Task, split_source
+from dalib.data.tasks import Task, split_source, split_target
 from dalib.eval.metrics import predict
-from dalib.methods import build_terms, resolve_method
+from dalib.eval.transfer import proxy_a_distance
+from dalib.methods import TARGET_ONLY, build_terms, resolve_method
 from dalib.models import Classifier, build_backbone
 from dalib.reweighting import effective_sample_size, estimate_weights
 from dalib.train.objective import Objective
@@ -76,11 +77,18 @@ def execute(spec: RunSpec, task: Task, options: RunOptions) -> dict[str, Any]:
     header = {"key": spec.key, "dataset": spec.dataset, "task": spec.task, "task_name": task.name,
               "source": task.source.name, "target": task.target.name, "method": spec.label,
               "seed": spec.seed, "hparams": [list(h) for h in spec.hparams], "dalib_version": dalib.__version__}
+    labelled, heldout = split_target(task.target, spec.seed)
     if is_shallow(spec.method):
-        return {**header, **execute_shallow(spec.method, task, spec.seed, spec.overrides().get("shallow", {}))}
+        return {**header, **execute_shallow(spec.method, task, spec.seed, spec.overrides().get("shallow", {}),
+                                            heldout)}
     seed_everything(spec.seed)
     prof = spec.profile
-    source_train, source_val = split_source(task.source, spec.seed)
+    if spec.method == TARGET_ONLY:  # reference line: labelled target half → held-out target half
+        source_train, source_val = split_source(task.target.subset(labelled, ":labelled"), spec.seed)
+        target, heldout = task.target.subset(heldout, ":heldout"), np.arange(len(heldout))
+    else:
+        source_train, source_val = split_source(task.source, spec.seed)
+        target = task.target
     x0 = source_train.dataset[0][0]
     backbone = build_backbone(prof.backbone, int(torch.as_tensor(x0).numel()),
                               hidden=prof.hidden, dropout=prof.dropout)
@@ -94,14 +102,27 @@ def execute(spec: RunSpec, task: Task, options: RunOptions) -> dict[str, Any]:
     weights, reweigher, ess = None, None, None
     if spec.weights:
         reweigher = partial(estimate_weights, spec.weights, **spec.overrides().get("weights", {}))
-        f_s, f_t = _weighting_inputs(model, source_train, task.target)
+        f_s, f_t = _weighting_inputs(model, source_train, target)
         w = reweigher(f_s, f_t)
         weights, ess = torch.as_tensor(w), effective_sample_size(w) / len(w)
-    history = trainer.fit(source_train, source_val, task.target, weights, reweigher, spec.reweight_every)
+    history = trainer.fit(source_train, source_val, target, weights, reweigher, spec.reweight_every,
+                          torch.as_tensor(heldout))
     return {**header, "profile": asdict(prof), "n_source_train": len(source_train),
-            "n_source_val": len(source_val), "n_target": len(task.target), "log_dir": log_dir,
+            "n_source_val": len(source_val), "n_target": len(target), "log_dir": log_dir,
             "weights": spec.weights or None, "ess_fraction": ess,
-            **history.to_dict()}
+            **domain_distances(model, source_train, target), **history.to_dict()}
+
+
+def domain_distances(model: torch.nn.Module, source: Domain, target: Domain) -> dict[str, float | None]:
+    """Proxy A-distance between source and target: on the inputs (in-memory data only) and
+    on the trained model's bottleneck features."""
+    ts, tt = source.tensors, target.tensors
+    before = None
+    if ts is not None and tt is not None:
+        before = proxy_a_distance(ts[0].flatten(1).double().numpy(), tt[0].flatten(1).double().numpy())
+    after = proxy_a_distance(predict(model, source).features.double().numpy(),
+                             predict(model, target).features.double().numpy())
+    return {"pad_input": before, "pad_adapted": after}
 
 
 def _weighting_inputs(model: torch.nn.Module, source: Domain, target: Domain) -> tuple[np.ndarray, np.ndarray]:

@@ -49,8 +49,10 @@ def shallow_methods() -> list[str]:
             + [f"{PREFIX}{w}_{c}" for w in WEIGHT_ESTIMATORS for c in ("lr", "svm")])
 
 
-def execute_shallow(method: str, task: Task, seed: int, hparams: dict[str, Any]) -> dict[str, Any]:
-    """Fit adapter + classifier on (source train, target) and score source-val and target."""
+def execute_shallow(method: str, task: Task, seed: int, hparams: dict[str, Any],
+                    heldout: np.ndarray | None = None) -> dict[str, Any]:
+    """Fit adapter + classifier on (source train, target) and score source-val and target
+    (all of it, and the ``heldout`` indices the target-only reference is evaluated on)."""
     adapter_name, clf = parse_shallow(method)
     source_train, source_val = split_source(task.source, seed)
     tensors = [d.tensors for d in (source_train, source_val, task.target)]
@@ -73,6 +75,7 @@ def execute_shallow(method: str, task: Task, seed: int, hparams: dict[str, Any])
         raise DalibError(f"bad hyper-parameters for {method!r}: {err}") from None
     tgt_acc = float(np.mean(tgt_pred == yt))  # target labels: reporting only
     epoch = {"epoch": 1, "step": 0, "losses": {}, "source_val_acc": float(np.mean(val_pred == yv)),
-             "target_acc": tgt_acc, "target_entropy": float("nan"), "lr": 0.0}
+             "target_acc": tgt_acc, "target_entropy": float("nan"), "lr": 0.0,
+             "target_heldout_acc": None if heldout is None else float(np.mean(tgt_pred[heldout] == yt[heldout]))}
     return {"epochs": [epoch], "seconds": time.perf_counter() - start, **extra,
             "n_source_train": len(ys), "n_source_val": len(yv), "n_target": len(yt)}

@@ -11,7 +11,7 @@ from typing import Any
 
 from dalib.eval.selection import describe, select_epoch, uses_target_labels
 
-SOURCE_ONLY = "source_only"
+SOURCE_ONLY, TARGET_ONLY = "source_only", "target_only"
 
 
 @dataclass
@@ -23,12 +23,13 @@ class Table:
     methods: list[str]
     tasks: list[str]
     cells: dict[str, dict[str, list[float]]]
+    metric: str = "target_acc"
 
     @property
     def title(self) -> str:
         seeds = max((len(v) for row in self.cells.values() for v in row.values()), default=0)
         oracle = "ORACLE (selection uses target labels) — " if uses_target_labels(self.protocol) else ""
-        return (f"{oracle}{self.dataset}: target accuracy (%), selection: {self.protocol} — "
+        return (f"{oracle}{self.dataset}: {METRICS[self.metric]} (%), selection: {self.protocol} — "
                 f"{describe(self.protocol)}; mean ± std over {seeds} seed(s)")
 
     def mean(self, method: str, task: str) -> float | None:
@@ -41,8 +42,21 @@ class Table:
         return None if any(m is None for m in means) else statistics.fmean(means)  # type: ignore[arg-type]
 
 
-def build_table(records: list[dict[str, Any]], protocol: str, task_order: list[str] | None = None) -> Table:
-    """Select an epoch per run under ``protocol`` and collect target accuracies."""
+METRICS = {
+    "target_acc": "accuracy on all target samples",
+    "target_heldout_acc": "accuracy on the held-out 50% of the target, with the target-only reference line",
+}
+
+
+def build_table(records: list[dict[str, Any]], protocol: str, task_order: list[str] | None = None,
+                metric: str = "target_acc") -> Table:
+    """Select an epoch per run under ``protocol`` and collect its ``metric`` (see METRICS).
+
+    Target-only runs are evaluated on the held-out target half only, so they appear in
+    ``target_heldout_acc`` tables and never in ``target_acc`` ones.
+    """
+    if metric == "target_acc":
+        records = [r for r in records if r["method"] != TARGET_ONLY]
     cells: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     methods: list[str] = []
     tasks: list[str] = list(task_order or [])
@@ -54,11 +68,11 @@ def build_table(records: list[dict[str, Any]], protocol: str, task_order: list[s
             methods.append(m)
         if t not in tasks:
             tasks.append(t)
-        cells[m][t].append(100.0 * select_epoch(rec["epochs"], protocol)["target_acc"])
-    methods = sorted(methods, key=lambda m: (m != SOURCE_ONLY, methods.index(m)))
+        cells[m][t].append(100.0 * select_epoch(rec["epochs"], protocol)[metric])
+    methods = sorted(methods, key=lambda m: (m != SOURCE_ONLY, m == TARGET_ONLY, methods.index(m)))
     by_method = {m: {names.get(t, t): cells[m][t] for t in tasks} for m in methods}
     return Table(records[0]["dataset"] if records else "", protocol, methods,
-                 [names.get(t, t) for t in tasks], by_method)
+                 [names.get(t, t) for t in tasks], by_method, metric)
 
 
 def format_cell(values: list[float]) -> str:
@@ -82,14 +96,15 @@ def _rows(table: Table) -> list[list[str]]:
 def to_markdown(table: Table) -> str:
     """Markdown table with a title line naming dataset, protocol and seeds; best mean in bold."""
     header = ["method", *table.tasks, "Avg"]
-    best = {t: max((table.mean(m, t) or -1.0) for m in table.methods) for t in table.tasks}
-    best_avg = max((table.average(m) or -1.0) for m in table.methods)
+    rivals = [m for m in table.methods if m != TARGET_ONLY]  # the reference line is never "best"
+    best = {t: max((table.mean(m, t) or -1.0) for m in rivals) for t in table.tasks}
+    best_avg = max((table.average(m) or -1.0) for m in rivals)
     lines = [f"**{table.title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for m, row in zip(table.methods, _rows(table)):
         cells = row[1:-1]
-        cells = [f"**{c}**" if table.mean(m, t) == best[t] and len(table.methods) > 1 else c
-                 for c, t in zip(cells, table.tasks)]
-        avg = f"**{row[-1]}**" if table.average(m) == best_avg and len(table.methods) > 1 else row[-1]
+        bold = m != TARGET_ONLY and len(rivals) > 1
+        cells = [f"**{c}**" if bold and table.mean(m, t) == best[t] else c for c, t in zip(cells, table.tasks)]
+        avg = f"**{row[-1]}**" if bold and table.average(m) == best_avg else row[-1]
         lines.append("| " + " | ".join([m, *cells, avg]) + " |")
     return "\n".join(lines) + "\n"
 

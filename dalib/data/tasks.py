@@ -58,3 +58,16 @@ def split_source(domain: Domain, seed: int, val_fraction: float = 0.2) -> tuple[
     except ValueError as err:
         raise DalibError(f"cannot split source {domain.name!r} 80/20 ({err}); it needs more samples per class") from None
     return domain.subset(np.sort(train_idx), ":train"), domain.subset(np.sort(val_idx), ":val")
+
+
+def split_target(domain: Domain, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified 50/50 split of the target's indices into (labelled half, held-out half).
+
+    The target-only baseline trains on the labelled half; every method is also evaluated on
+    the held-out half, so the rows of a table with the target-only line are comparable.
+    """
+    y = domain.labels.numpy()
+    counts = np.bincount(y, minlength=domain.num_classes)
+    stratify = y if counts[counts > 0].min() >= 2 else None
+    labelled, heldout = train_test_split(np.arange(len(y)), test_size=0.5, random_state=seed, stratify=stratify)
+    return np.sort(labelled), np.sort(heldout)

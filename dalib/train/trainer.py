@@ -66,7 +66,9 @@ class EpochRecord:
     """What each selection protocol needs, stored after every epoch (no selection at train time).
 
     ``target_acc`` uses target labels and is for reporting or oracle tables only; ``scores``
-    holds the unsupervised IWV / DEV risks and SND score of `dalib.eval.selection`.
+    holds the unsupervised IWV / DEV risks and SND score of `dalib.eval.selection`;
+    ``target_heldout_acc`` is the accuracy on the held-out target half that the target-only
+    baseline is evaluated on (when the run was given it).
     """
 
     epoch: int
@@ -77,6 +79,7 @@ class EpochRecord:
     target_entropy: float
     lr: float
     scores: dict[str, float] = field(default_factory=dict)
+    target_heldout_acc: float | None = None
 
 
 @dataclass
@@ -131,13 +134,15 @@ class Trainer:
 
     def fit(self, source_train: Domain, source_val: Domain, target: Domain,
             source_weights: torch.Tensor | None = None, reweigher: Reweigher | None = None,
-            reweight_every: int = 0) -> History:
+            reweight_every: int = 0, target_heldout: torch.Tensor | None = None) -> History:
         """Train for ``config.epochs`` epochs; evaluate source-val and target after each.
 
         ``source_weights`` (n_s,) are the instance weights w_i of the task loss (rescaled to
         mean 1). With ``reweigher`` and ``reweight_every = k > 0``, the weights are
         re-estimated every k epochs as ``reweigher(F_s, F_t)`` on the current bottleneck
         features of the source train split (n_s, d) and the target (n_t, d).
+        ``target_heldout`` (k,) indexes the target samples whose accuracy is also recorded
+        as ``target_heldout_acc``.
         """
         cfg = self.config
         gen_s = torch.Generator().manual_seed(cfg.seed)
@@ -168,13 +173,14 @@ class Trainer:
                 if writer is not None and step % cfg.log_every == 0:
                     writer.add_scalar("loss/total", float(loss.detach()), step)
                     for k, v in parts.items():
-                        writer.add_scalar(k if k.startswith("lambda/") else f"loss/{k}", float(v), step)
+                        value = v.detach() if isinstance(v, torch.Tensor) else v
+                        writer.add_scalar(k if k.startswith("lambda/") else f"loss/{k}", float(value), step)
                     writer.add_scalar("lr", lr, step)
                 step += 1
                 bar.update(1)
             self.epoch = epoch + 1
             record = self._evaluate(epoch + 1, step, {k: float(v) / iters for k, v in sums.items()},
-                                    source_val, target, lr)
+                                    source_val, target, lr, target_heldout)
             history.epochs.append(record)
             if writer is not None:
                 writer.add_scalar("acc/source_val", record.source_val_acc, epoch + 1)
@@ -221,12 +227,15 @@ class Trainer:
         return loss, parts
 
     def _evaluate(self, epoch: int, step: int, losses: dict[str, float], source_val: Domain,
-                  target: Domain, lr: float) -> EpochRecord:
+                  target: Domain, lr: float, heldout: torch.Tensor | None = None) -> EpochRecord:
         kw = {"batch_size": self.config.eval_batch_size, "device": self.device, "num_workers": self.config.num_workers}
         val = predict(self.model, source_val, **kw)
         tgt = predict(self.model, target, **kw)
         scores = unsupervised_scores(val, tgt) if self.config.selection_scores else {}
-        return EpochRecord(epoch, step, losses, val.accuracy, tgt.accuracy, tgt.mean_entropy, lr, scores)
+        held = None
+        if heldout is not None:
+            held = float((tgt.logits[heldout].argmax(1) == tgt.labels[heldout]).float().mean())
+        return EpochRecord(epoch, step, losses, val.accuracy, tgt.accuracy, tgt.mean_entropy, lr, scores, held)
 
     def save_checkpoint(self, path: str | Path) -> None:
         """Save model, objective (e.g. discriminators), optimizer state and epoch."""

@@ -17,18 +17,20 @@ def test_bench_writes_tables_and_records_and_resumes(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "selection protocol: last" in text and "no target labels" in text
     records = sorted((out / "runs").rglob("*.json"))
-    assert len(records) == 2 * 2 * 2  # source_only is always added beside dann
+    assert len(records) == 3 * 2 * 2  # source_only and the target-only reference are added beside dann
     rec = json.loads(records[0].read_text())
     assert rec["dataset"] == "rotated-digits" and len(rec["epochs"]) == 2
     table = (out / "table.md").read_text()
     assert "| source_only |" in table and "| dann |" in table and "R0→R30" in table and "Avg" in table
-    assert " ± " in table and "2 seed(s)" in table
+    assert " ± " in table and "2 seed(s)" in table and "target_only" not in table
+    heldout = (out / "table-heldout.md").read_text()
+    assert "held-out 50% of the target" in heldout and "| target_only |" in heldout
     csv_lines = (out / "table.csv").read_text().splitlines()
     assert csv_lines[1].startswith("method,R0→R30 mean,R0→R30 std")
     mtimes = [p.stat().st_mtime_ns for p in records]
     assert main(args) == 0  # second run: every record exists, nothing is retrained
     assert [p.stat().st_mtime_ns for p in records] == mtimes
-    assert "[1/8]" not in capsys.readouterr().out
+    assert "[1/12]" not in capsys.readouterr().out
 
 
 def test_table_under_oracle_is_labelled(tmp_path, capsys):
