@@ -203,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_data_verify)
 
     p = sub.add_parser("bench", help="run methods × tasks × seeds and print the table")
+    p.add_argument("--config", help="a YAML file of bench options (experiments/*.yaml); flags override it")
     p.add_argument("--dataset", default="rotated-digits")
     p.add_argument("--methods", default="source_only,dann",
                    help="comma list; combine terms with '+'; shallow_<coral|sa|tca|jda|none>_<1nn|svm> for shallow ones")
@@ -225,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the target-only reference runs (trained on half of the labelled target)")
     p.add_argument("--data-root")
     p.set_defaults(func=cmd_bench)
+    parser.bench_parser = p  # type: ignore[attr-defined]  (main() loads --config into its defaults)
 
     p = sub.add_parser("methods", help="registered methods with their default λ and hyper-parameters")
     p.add_argument("--plugin", action="append", default=[], help="a .py file that registers new losses")
@@ -237,9 +239,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def load_config(path: str) -> dict[str, Any]:
+    """A YAML experiment file → `dalib bench` option defaults (keys as the long options, with _)."""
+    import yaml
+
+    file = Path(path)
+    if not file.is_file():
+        raise DalibError(f"config file not found: {path}")
     try:
+        config = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise DalibError(f"{path} is not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(config, dict):
+        raise DalibError(f"{path} must hold a mapping of bench options, e.g. 'dataset: office-caltech10-surf'")
+    config = {k.replace("-", "_"): v for k, v in config.items()}
+    for key in ("methods", "seeds", "tasks", "weights"):
+        if isinstance(config.get(key), list):
+            config[key] = ",".join(str(v) for v in config[key])
+    for key in ("hp", "plugin"):
+        if key in config and not isinstance(config[key], list):
+            config[key] = [config[key]]
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if getattr(args, "config", None):
+            bench = parser.bench_parser  # type: ignore[attr-defined]
+            config = load_config(args.config)
+            known = {a.dest for a in bench._actions}
+            unknown = sorted(set(config) - known)
+            if unknown:
+                raise DalibError(f"{args.config}: unknown options {unknown}; use `dalib bench --help` names")
+            bench.set_defaults(**config)
+            args = parser.parse_args(argv)
         args.func(args)
     except DalibError as err:
         print(f"dalib: error: {err}", file=sys.stderr)

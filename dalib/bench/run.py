@@ -71,12 +71,16 @@ class RunOptions:
     threads: int = 1
 
 
-def execute(spec: RunSpec, task: Task, options: RunOptions) -> dict[str, Any]:
-    """Train one run and return its record (config, per-epoch history, wall time)."""
+def execute(spec: RunSpec, task: Task, options: RunOptions,
+            keep_model: dict[str, torch.nn.Module] | None = None) -> dict[str, Any]:
+    """Train one run and return its record (config, per-epoch history, wall time).
+
+    ``keep_model``, when given, receives the trained model under ``"model"``."""
     torch.set_num_threads(options.threads)
     header = {"key": spec.key, "dataset": spec.dataset, "task": spec.task, "task_name": task.name,
               "source": task.source.name, "target": task.target.name, "method": spec.label,
-              "seed": spec.seed, "hparams": [list(h) for h in spec.hparams], "dalib_version": dalib.__version__}
+              "seed": spec.seed, "hparams": [list(h) for h in spec.hparams], "dalib_version": dalib.__version__,
+              "spec": {"method": spec.method, "weights": spec.weights, "reweight_every": spec.reweight_every}}
     labelled, heldout = split_target(task.target, spec.seed)
     if is_shallow(spec.method):
         return {**header, **execute_shallow(spec.method, task, spec.seed, spec.overrides().get("shallow", {}),
@@ -107,10 +111,28 @@ def execute(spec: RunSpec, task: Task, options: RunOptions) -> dict[str, Any]:
         weights, ess = torch.as_tensor(w), effective_sample_size(w) / len(w)
     history = trainer.fit(source_train, source_val, target, weights, reweigher, spec.reweight_every,
                           torch.as_tensor(heldout))
+    if keep_model is not None:
+        keep_model["model"] = model
     return {**header, "profile": asdict(prof), "n_source_train": len(source_train),
             "n_source_val": len(source_val), "n_target": len(target), "log_dir": log_dir,
             "weights": spec.weights or None, "ess_fraction": ess,
             **domain_distances(model, source_train, target), **history.to_dict()}
+
+
+def spec_of(record: dict[str, Any], device: str = "cpu") -> RunSpec:
+    """The `RunSpec` that produced a stored record (to re-execute it deterministically)."""
+    prof = dict(record["profile"])
+    prof["hidden"] = tuple(prof["hidden"])
+    return RunSpec(record["dataset"], record["task"], record["spec"]["method"], record["seed"],
+                   Profile(**prof), tuple(tuple(h) for h in record["hparams"]), device,
+                   record["spec"]["weights"], record["spec"]["reweight_every"])
+
+
+def train_model(spec: RunSpec, task: Task) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Re-execute a deep run and return its trained model with the fresh record."""
+    holder: dict[str, torch.nn.Module] = {}
+    record = execute(spec, task, RunOptions(), keep_model=holder)
+    return holder["model"], record
 
 
 def domain_distances(model: torch.nn.Module, source: Domain, target: Domain) -> dict[str, float | None]:
