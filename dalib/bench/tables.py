@@ -125,3 +125,27 @@ def to_csv(table: Table) -> str:
         row.append("" if avg is None else f"{avg:.2f}")
         writer.writerow(row)
     return buf.getvalue()
+
+
+def _latex_escape(text: str) -> str:
+    return (text.replace("\\", "\\textbackslash{}").replace("_", "\\_").replace("&", "\\&")
+            .replace("%", "\\%").replace("#", "\\#").replace("→", "$\\to$").replace("±", "$\\pm$"))
+
+
+def to_latex(table: Table) -> str:
+    """A booktabs ``tabular`` with the title as a comment and caption; best mean per column bold."""
+    rivals = [m for m in table.methods if m != TARGET_ONLY]
+    best = {t: max((table.mean(m, t) or -1.0) for m in rivals) for t in table.tasks}
+    best_avg = max((table.average(m) or -1.0) for m in rivals)
+    cols = "l" + "c" * (len(table.tasks) + 1)
+    lines = [f"% {table.title}", "\\begin{table}[t]", "\\centering",
+             f"\\caption{{{_latex_escape(table.title)}}}", f"\\begin{{tabular}}{{{cols}}}", "\\toprule",
+             " & ".join(["Method", *(_latex_escape(t) for t in table.tasks), "Avg"]) + " \\\\", "\\midrule"]
+    for m, row in zip(table.methods, _rows(table)):
+        bold = m != TARGET_ONLY and len(rivals) > 1
+        cells = [f"\\textbf{{{_latex_escape(c)}}}" if bold and table.mean(m, t) == best[t] else _latex_escape(c)
+                 for c, t in zip(row[1:-1], table.tasks)]
+        avg = f"\\textbf{{{row[-1]}}}" if bold and table.average(m) == best_avg else row[-1]
+        lines.append(" & ".join([_latex_escape(m), *cells, avg]) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+    return "\n".join(lines) + "\n"

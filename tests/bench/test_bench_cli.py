@@ -25,6 +25,8 @@ def test_bench_writes_tables_and_records_and_resumes(tmp_path, capsys):
     assert " ± " in table and "2 seed(s)" in table and "target_only" not in table
     heldout = (out / "table-heldout.md").read_text()
     assert "held-out 50% of the target" in heldout and "| target_only |" in heldout
+    tex = (out / "table.tex").read_text()
+    assert "\\begin{tabular}" in tex and "R0$\\to$R30" in tex and "\\textbf{" in tex and "source\\_only" in tex
     csv_lines = (out / "table.csv").read_text().splitlines()
     assert csv_lines[1].startswith("method,R0→R30 mean,R0→R30 std")
     mtimes = [p.stat().st_mtime_ns for p in records]
