@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -136,7 +135,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
     options = RunOptions(log_root=log_root, progress_bar=args.progress)
     records = run_grid(source, specs, out, options, args.workers, progress,
-                       backend=getattr(args, "backend", "local"), ray_address=getattr(args, "ray_address", None))
+                       backend=args.backend, ray_address=args.ray_address)
     wall = time.perf_counter() - start
     _write_tables(records, args.select, out, tasks)
     print(f"selection protocol: {args.select} — {describe(args.select)}")
@@ -144,7 +143,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 
 def _write_tables(records: list[dict[str, Any]], protocol: str, out: Path, tasks: list[str] | None = None) -> None:
-    from dalib.bench.tables import build_table, to_csv, to_markdown
+    from dalib.bench.tables import build_table, to_csv, to_latex, to_markdown
     from dalib.eval.selection import uses_target_labels
 
     stem = "table" if protocol == "last" else f"table-{protocol}"
@@ -158,8 +157,72 @@ def _write_tables(records: list[dict[str, Any]], protocol: str, out: Path, tasks
         table = build_table(records, protocol, tasks, metric)
         (out / f"{name}.md").write_text(to_markdown(table))
         (out / f"{name}.csv").write_text(to_csv(table))
+        (out / f"{name}.tex").write_text(to_latex(table))
         print(to_markdown(table))
-        print(f"wrote {out / (name + '.md')} and {out / (name + '.csv')}")
+        print(f"wrote {out / name}.md, .csv and .tex")
+
+
+def _stored_records(folder: str) -> list[dict[str, Any]]:
+    from dalib.bench.store import ResultsStore, store_path
+
+    with ResultsStore(store_path(Path(folder)), create=False) as store:
+        records = store.records()
+    if not records:
+        raise DalibError(f"no finished runs in {folder}; run `dalib bench --out {folder}` first")
+    return records
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from dalib.bench.plots import gain_heatmap, pad_vs_gain
+    from dalib.bench.report import report_markdown, transfer_rows
+    from dalib.eval.selection import check_protocol
+
+    check_protocol(args.select)
+    out = Path(args.dir)
+    records = _stored_records(args.dir)
+    rows = transfer_rows(records, args.select)
+    if not rows:
+        raise DalibError(f"{out} has no method runs beside source-only runs of the same tasks and seeds")
+    plots = ["gain_heatmap.png", "pad_vs_gain.png"]
+    gain_heatmap(rows, out / plots[0])
+    pad_vs_gain(rows, out / plots[1])
+    if args.tsne != "none":
+        plots.append(_tsne(records, args, out))
+    stem = "report-ORACLE" if args.select == "oracle" else "report"
+    text = report_markdown(records, args.select, rows, plots)
+    (out / f"{stem}.md").write_text(text)
+    print(text)
+    print(f"wrote {out / stem}.md and {', '.join(plots)}")
+
+
+def _tsne(records: list[dict[str, Any]], args: argparse.Namespace, out: Path) -> str:
+    """Re-execute one stored run (seeded, so the same model) and plot its features with t-SNE."""
+    from dalib.bench.plots import tsne_plot
+    from dalib.bench.run import spec_of, train_model
+    from dalib.bench.shallow_run import is_shallow
+    from dalib.data.catalog import get_spec, load_dataset
+    from dalib.data.root import find_data_root
+    from dalib.data.tasks import select_tasks
+    from dalib.eval.metrics import predict
+
+    deep = [r for r in records if not is_shallow(r["method"]) and r["method"] != "target_only"]
+    if args.tsne:
+        chosen = [r for r in deep if r["key"] == args.tsne]
+    else:
+        chosen = sorted((r for r in deep if r["method"] != "source_only"), key=lambda r: (r["seed"], r["key"]))[:1]
+    if not chosen:
+        raise DalibError(f"no deep run with key {args.tsne!r} in {out}; pass a key from runs/ or --tsne none")
+    record = chosen[0]
+    spec = get_spec(record["dataset"])
+    root = None if spec.kind == "embedded" else find_data_root(args.data_root)
+    task = select_tasks(load_dataset(spec.name, root), [record["task"]])[0]
+    model, rerun = train_model(spec_of(record), task)
+    if rerun["epochs"][-1]["target_acc"] != record["epochs"][-1]["target_acc"]:
+        raise DalibError(f"re-executing {record['key']} did not reproduce its stored accuracy; "
+                         "was it run with another dalib version or device?")
+    f_s, f_t = predict(model, task.source).features.numpy(), predict(model, task.target).features.numpy()
+    tsne_plot(f_s, f_t, f"{record['task_name']} {record['method']} seed {record['seed']}", out / "tsne.png")
+    return "tsne.png"
 
 
 def cmd_methods(args: argparse.Namespace) -> None:
@@ -180,14 +243,7 @@ def cmd_table(args: argparse.Namespace) -> None:
     from dalib.eval.selection import check_protocol
 
     check_protocol(args.select)
-    from dalib.bench.store import ResultsStore, store_path
-
-    out = Path(args.dir)
-    with ResultsStore(store_path(out), create=False) as store:
-        records = store.records()
-    if not records:
-        raise DalibError(f"no finished runs in {store_path(out)}; run `dalib bench --out {out}` first")
-    _write_tables(records, args.select, out)
+    _write_tables(_stored_records(args.dir), args.select, Path(args.dir))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -211,7 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", help="comma list like A2W,W2A (default: every ordered pair)")
     p.add_argument("--out", default="runs/bench")
     p.add_argument("--select", default="last", help="last | source-val | entropy | iwv | dev | snd | oracle (uses target labels)")
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1, help="runs in parallel (local processes or Ray tasks)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local processes, or Ray (pip install 'dalib[ray]'; ray.init() locally unless --ray-address)")
+    p.add_argument("--ray-address", help="address of a running Ray cluster for --backend ray")
     p.add_argument("--epochs", type=int, help="override the dataset profile's epochs")
     p.add_argument("--hp", action="append", default=[], help="TERM.NAME=VALUE, e.g. dann.weight=0.3 or shallow.reg=1")
     p.add_argument("--plugin", action="append", default=[], help="a .py file that registers new losses")
@@ -227,6 +286,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root")
     p.set_defaults(func=cmd_bench)
     parser.bench_parser = p  # type: ignore[attr-defined]  (main() loads --config into its defaults)
+
+    p = sub.add_parser("report", help="negative-transfer report with plots for a bench folder")
+    p.add_argument("dir")
+    p.add_argument("--select", default="last")
+    p.add_argument("--tsne", default="", help="run key to plot with t-SNE (default: first adapted run; 'none' to skip)")
+    p.add_argument("--data-root")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("methods", help="registered methods with their default λ and hyper-parameters")
     p.add_argument("--plugin", action="append", default=[], help="a .py file that registers new losses")

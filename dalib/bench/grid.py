@@ -1,18 +1,41 @@
-"""Methods × tasks × seeds → runs; finished runs are skipped, so a killed grid resumes."""
+"""Methods × tasks × seeds → runs, on one of three backends; a killed grid resumes.
+
+Which runs are finished is decided by the results store ``OUT/results.sqlite`` (see
+`dalib.bench.store`): a run counts once its record and epochs are committed there. Workers
+never write: each returns its record to this (parent) process, which stores it as soon as it
+arrives and then writes the per-run JSON export ``OUT/runs/<key>.json``.
+
+Backends: ``"local"`` runs serially in this process (``workers=1``) or in ``workers`` spawned
+processes; ``"ray"`` submits one Ray task per run (``ray.init(num_cpus=workers)`` locally,
+or ``ray.init(address=ray_address)`` for a cluster whose nodes have dalib, the data root and
+the plugin files at the same paths). Every backend runs the same `execute_spec`, with torch
+limited to ``RunOptions.threads`` threads, so a seed gives the same numbers on each.
+"""
 
 from __future__ import annotations
 
-import json
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import closing
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from dalib.bench.run import RunOptions, RunSpec, execute, write_json_atomic
+from dalib.bench.store import ResultsStore, store_path
 from dalib.data.catalog import load_dataset
 from dalib.data.tasks import Task, select_tasks
+from dalib.errors import DalibError
+
+BACKENDS = ("local", "ray")
+RAY_MISSING = "the ray backend needs the optional extra: pip install 'dalib[ray]'"
+
+OnDone = Callable[[dict[str, Any], int, int], None]
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 @dataclass(frozen=True)
@@ -30,45 +53,148 @@ def _tasks(source: GridSource) -> dict[str, Task]:
     return {t.ascii_name: t for t in select_tasks(load_dataset(source.dataset, root), None)}
 
 
-def record_path(out: Path, spec: RunSpec) -> Path:
-    """The JSON record file of a run under the output folder."""
-    return out / "runs" / f"{spec.key}.json"
+def record_path(out: Path, spec: RunSpec | str) -> Path:
+    """The JSON export of a run (a spec or its key) under the output folder."""
+    key = spec if isinstance(spec, str) else spec.key
+    return Path(out) / "runs" / f"{key}.json"
 
 
-def _run_and_store(source: GridSource, spec: RunSpec, out: str, options: RunOptions) -> dict[str, Any]:
+def execute_spec(source: GridSource, spec: RunSpec, options: RunOptions) -> dict[str, Any]:
+    """Run one spec and return its record; the same function runs on every backend."""
     from dalib.plugins import load_plugins  # workers load the same plugins as the parent
 
     load_plugins(list(source.plugins))
-    record = execute(spec, _tasks(source)[spec.task], options)
-    write_json_atomic(record_path(Path(out), spec), record)
-    return record
+    return execute(spec, _tasks(source)[spec.task], options)
+
+
+def _serial(source: GridSource, todo: list[RunSpec], options: RunOptions, **_: Any) -> Iterator[dict[str, Any]]:
+    for spec in todo:
+        yield execute_spec(source, spec, options)
+
+
+def _processes(source: GridSource, todo: list[RunSpec], options: RunOptions, workers: int,
+               **_: Any) -> Iterator[dict[str, Any]]:
+    """Records of ``todo`` from spawned worker processes, in order of completion.
+
+    After a failed run, queued runs are cancelled, running ones are still collected, and
+    then the first error is raised.
+    """
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    error: BaseException | None = None
+    try:
+        pending: set[Future[dict[str, Any]]] = {pool.submit(execute_spec, source, s, options) for s in todo}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                if fut.cancelled():
+                    continue
+                if fut.exception() is not None:
+                    error = error or fut.exception()
+                    for other in pending:
+                        other.cancel()
+                    continue
+                yield fut.result()
+    finally:  # also on Ctrl-C or a failed store: drop the queued runs instead of waiting for them
+        pool.shutdown(wait=True, cancel_futures=True)
+    if error is not None:
+        raise error
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise DalibError(RAY_MISSING) from None
+    return ray
+
+
+def _ray(source: GridSource, todo: list[RunSpec], options: RunOptions, workers: int,
+         ray_address: str | None = None) -> Iterator[dict[str, Any]]:
+    """Records of ``todo`` from Ray tasks, in order of completion (via ``ray.wait``).
+
+    After a failed run the other tasks are cancelled (records that already arrived are still
+    yielded), then the first error is raised. Shuts Ray down only if this call started it.
+    """
+    ray = _import_ray()
+    started = not ray.is_initialized()
+    if started:
+        if ray_address is None:
+            ray.init(num_cpus=workers, include_dashboard=False)
+        else:
+            ray.init(address=ray_address)
+    error: BaseException | None = None
+    pending: list[Any] = []
+    try:
+        task = ray.remote(num_cpus=1)(execute_spec)
+        pending = [task.remote(source, s, options) for s in todo]
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            try:
+                record = ray.get(ready[0])
+            except ray.exceptions.TaskCancelledError:
+                continue
+            except ray.exceptions.RayTaskError as err:
+                cause = getattr(err, "cause", None)
+                error = error or (DalibError(str(cause)) if isinstance(cause, DalibError) else err)
+                for ref in pending:
+                    ray.cancel(ref)
+                continue
+            yield record
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        if started:
+            ray.shutdown()
+    if error is not None:
+        raise error
+
+
+def _runner(backend: str, workers: int) -> Callable[..., Iterator[dict[str, Any]]]:
+    """The generator of new records for a backend and worker count."""
+    if backend == "ray":
+        return _ray
+    return _serial if workers <= 1 else _processes
 
 
 def run_grid(source: GridSource, specs: list[RunSpec], out: Path, options: RunOptions,
-             workers: int = 1, on_done: Callable[[dict[str, Any], int, int], None] | None = None) -> list[dict[str, Any]]:
-    """Run every spec without a stored record; return all records (stored and new) in spec order."""
-    todo = [s for s in specs if not record_path(out, s).is_file()]
-    done = len(specs) - len(todo)
-    if workers <= 1:
-        for spec in todo:
-            done += 1
-            record = _run_and_store(source, spec, str(out), options)
-            if on_done:
-                on_done(record, done, len(specs))
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            futures = [pool.submit(_run_and_store, source, s, str(out), options) for s in todo]
-            for fut in as_completed(futures):
-                done += 1
-                record = fut.result()
-                if on_done:
-                    on_done(record, done, len(specs))
-    return [json.loads(record_path(out, s).read_text()) for s in specs]
+             workers: int = 1, on_done: OnDone | None = None, *, backend: str = "local",
+             ray_address: str | None = None, log: Callable[[str], None] | None = _say) -> list[dict[str, Any]]:
+    """Run every spec not yet in ``OUT/results.sqlite``; return all records (stored and new) in spec order.
+
+    ``on_done(record, done, total)`` is called after each new run is stored; ``log`` gets
+    one line saying how many runs were already finished when some were (None: silent).
+    """
+    if backend not in BACKENDS:
+        raise DalibError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if workers < 1:
+        raise DalibError(f"--workers must be at least 1, got {workers}")
+    if backend == "ray":
+        _import_ray()  # fail before opening anything when the extra is missing
+    out = Path(out)
+    keys = [s.key for s in specs]
+    specs = list({s.key: s for s in specs}.values())  # a run listed twice runs once
+    with ResultsStore(store_path(out)) as store:
+        finished = store.finished_keys()
+        todo = [s for s in specs if s.key not in finished]
+        done = len(specs) - len(todo)
+        if done and log is not None:
+            log(f"resuming: {done} of {len(specs)} runs already finished in {store.path}; running {len(todo)}")
+        for spec in specs:  # re-export runs whose JSON was lost (e.g. a crash right after a commit)
+            if spec.key in finished and not record_path(out, spec).is_file():
+                write_json_atomic(record_path(out, spec), store.records([spec.key])[0])
+        if todo:
+            runner = _runner(backend, workers)
+            with closing(runner(source, todo, options, workers=workers, ray_address=ray_address)) as new_records:
+                for record in new_records:
+                    store.put(record)
+                    write_json_atomic(record_path(out, record["key"]), record)
+                    done += 1
+                    if on_done:
+                        on_done(record, done, len(specs))
+        return store.records(keys)
 
 
 def task_names(source: GridSource, wanted: list[str] | None) -> list[str]:
     """ASCII names of the chosen tasks (all ordered pairs when ``wanted`` is None)."""
     root = Path(source.data_root) if source.data_root else None
     return [t.ascii_name for t in select_tasks(load_dataset(source.dataset, root), wanted)]
-

@@ -22,7 +22,7 @@ def gain_heatmap(rows: list[TransferRow], path: Path) -> None:
     for r in rows:
         grid[tasks.index(r.task), methods.index(r.method)] = r.gain_mean
     lim = max(1.0, float(np.nanmax(np.abs(grid))))
-    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(methods), 1.0 + 0.45 * len(tasks)))
+    fig, ax = plt.subplots(figsize=(2.6 + 0.9 * len(methods), 1.4 + 0.45 * len(tasks)))
     im = ax.imshow(grid, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
     ax.set_xticks(range(len(methods)), methods, rotation=45, ha="right")
     ax.set_yticks(range(len(tasks)), tasks)

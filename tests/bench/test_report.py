@@ -54,3 +54,16 @@ def test_markdown_names_protocol_and_marks_oracle(records):
     assert "![gain_heatmap.png](gain_heatmap.png)" in text
     oracle = report_markdown(records, "oracle", transfer_rows(records, "oracle"), [])
     assert oracle.startswith("# ORACLE")
+
+
+def test_report_command_writes_markdown_plots_and_reproduces_the_tsne_run(tmp_path, capsys):
+    from dalib.cli import main
+
+    out = tmp_path / "b"
+    assert main(["bench", "--methods", "dann", "--seeds", "0,1", "--tasks", "R02R30", "--epochs", "2",
+                 "--out", str(out)]) == 0
+    assert main(["report", str(out)]) == 0  # re-executes dann seed 0 and checks its stored accuracy
+    text = (out / "report.md").read_text()
+    assert "| R0→R30 | dann |" in text and "Selection: **last**" in text
+    for name in ("gain_heatmap.png", "pad_vs_gain.png", "tsne.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
