@@ -71,7 +71,7 @@ class CDAN(Discrepancy):
     use_entropy = False
 
     def __init__(self, feature_dim: int, num_classes: int, lam_max: float = 1.0, gamma: float = 10.0,
-                 hidden: int = 1024, max_full_dim: int = 4096, random_dim: int = 1024) -> None:
+                 hidden: int = 256, max_full_dim: int = 4096, random_dim: int = 1024) -> None:
         super().__init__(feature_dim, num_classes)
         self.lam_max, self.gamma = lam_max, gamma
         self.map = MultilinearMap(feature_dim, num_classes, max_full_dim, random_dim)
@@ -104,11 +104,13 @@ class CDAN(Discrepancy):
                                        entropy_weights(g_s), entropy_weights(g_t))
 
 
-register("cdan", weight=1.0, lam_max=1.0, gamma=10.0, hidden=1024, max_full_dim=4096,
+# hidden=256 (the paper's ResNet-50 setting uses 1024): on the small CPU-sized models of the
+# feature benchmarks a 1024-wide discriminator made a SURF run take ~6× as long as DANN (93 s vs 15 s)
+register("cdan", weight=1.0, lam_max=1.0, gamma=10.0, hidden=256, max_full_dim=4096,
          random_dim=1024)(CDAN)
 
 
-@register("cdan_e", weight=1.0, lam_max=1.0, gamma=10.0, hidden=1024, max_full_dim=4096,
+@register("cdan_e", weight=1.0, lam_max=1.0, gamma=10.0, hidden=256, max_full_dim=4096,
           random_dim=1024)
 class CDANE(CDAN):
     """CDAN+E: CDAN with entropy conditioning, sample weight w = 1 + exp(−H(g)) per domain.
