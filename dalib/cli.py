@@ -76,7 +76,33 @@ def _hp_targets(method: str, weights: str) -> list[str]:
     """Which ``--hp TERM.`` prefixes apply to a run: its terms, ``weights``, or ``shallow``."""
     if method.startswith("shallow_"):
         return ["shallow"]
-    return [*method.split("+"), *(["weights"] if weights else [])]
+    return [*method.split("+"), "profile", *(["weights"] if weights else [])]
+
+
+def parse_grid(items: list[str]) -> list[tuple[str, str, list[Any]]]:
+    """``TERM.NAME=v1,v2`` (a term's hyper-parameter) or ``NAME=v1,v2`` (a training setting
+    such as lr or epochs) → (term or "profile", name, values)."""
+    from dalib.bench.profiles import Profile
+
+    out = []
+    for item in items:
+        key, sep, values = item.partition("=")
+        term, dot, name = key.rpartition(".") if "." in key else ("profile", "", key)
+        if not sep or not values or not name:
+            raise DalibError(f"bad --grid {item!r}; write NAME=V1,V2 or TERM.NAME=V1,V2, e.g. dann.weight=0.1,1")
+        if term == "profile" and name not in Profile.__dataclass_fields__:
+            raise DalibError(f"--grid {name} is not a training setting; use one of "
+                             f"{', '.join(Profile.__dataclass_fields__)} or TERM.NAME")
+        out.append((term, name, [_parse_value(v) for v in _csv(values)]))
+    return out
+
+
+def grid_settings(grid: list[tuple[str, str, list[Any]]], targets: list[str]) -> list[tuple[tuple[str, str, Any], ...]]:
+    """Every combination of the grid's values that applies to a run with these targets."""
+    from itertools import product
+
+    axes = [[(t, n, v) for v in values] for t, n, values in grid if t in targets]
+    return [tuple(combo) for combo in product(*axes)]
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -116,10 +142,13 @@ def cmd_bench(args: argparse.Namespace) -> None:
         """Each deep method runs unweighted and once per chosen weight estimator."""
         return [""] if is_shallow(method) else ["", *chosen_weights]
 
+    grid = parse_grid(args.grid)
     specs = [RunSpec(spec.name, t, m, s, profile,
-                     tuple(h for h in hparams if h[0] in _hp_targets(m, w)),
+                     tuple(sorted(h for h in hparams if h[0] in _hp_targets(m, w)) + list(g)),
                      args.device, w, args.reweight_every if w else 0)
-             for m in methods for w in weightings(m) for t in tasks for s in seeds]
+             for m in methods for w in weightings(m)
+             for g in grid_settings(grid, _hp_targets(m, w))
+             for t in tasks for s in seeds]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log_root = str(out / "tensorboard") if args.tensorboard else None
@@ -273,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", help="address of a running Ray cluster for --backend ray")
     p.add_argument("--epochs", type=int, help="override the dataset profile's epochs")
     p.add_argument("--hp", action="append", default=[], help="TERM.NAME=VALUE, e.g. dann.weight=0.3 or shallow.reg=1")
+    p.add_argument("--grid", action="append", default=[],
+                   help="hyper-parameter grid, chosen per task by the selection protocol: "
+                        "TERM.NAME=V1,V2 (e.g. dann.weight=0.1,1,10) or NAME=V1,V2 (lr=0.01,0.003)")
     p.add_argument("--plugin", action="append", default=[], help="a .py file that registers new losses")
     p.add_argument("--weights", help="comma list of instance-weight estimators (kmm, kliep, discriminative): "
                    "each deep method also runs with source weights w_i = p_t(x)/p_s(x)")

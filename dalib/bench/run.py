@@ -86,7 +86,7 @@ def execute(spec: RunSpec, task: Task, options: RunOptions,
         return {**header, **execute_shallow(spec.method, task, spec.seed, spec.overrides().get("shallow", {}),
                                             heldout)}
     seed_everything(spec.seed)
-    prof = spec.profile
+    prof = spec.profile.with_overrides(**spec.overrides().get("profile", {}))
     if spec.method == TARGET_ONLY:  # reference line: labelled target half → held-out target half
         source_train, source_val = split_source(task.target.subset(labelled, ":labelled"), spec.seed)
         target, heldout = task.target.subset(heldout, ":heldout"), np.arange(len(heldout))
@@ -97,7 +97,8 @@ def execute(spec: RunSpec, task: Task, options: RunOptions,
     backbone = build_backbone(prof.backbone, int(torch.as_tensor(x0).numel()),
                               hidden=prof.hidden, dropout=prof.dropout)
     model = Classifier(backbone, task.source.num_classes, prof.bottleneck_dim)
-    terms = build_terms(resolve_method(spec.method), model.feature_dim, model.num_classes, spec.overrides())
+    term_hparams = {k: v for k, v in spec.overrides().items() if k not in ("profile", "weights")}
+    terms = build_terms(resolve_method(spec.method), model.feature_dim, model.num_classes, term_hparams)
     log_dir = str(Path(options.log_root) / spec.key) if options.log_root else None
     config = TrainConfig(epochs=prof.epochs, iters_per_epoch=prof.iters_per_epoch, batch_size=prof.batch_size, lr=prof.lr,
                          weight_decay=prof.weight_decay, optimizer=prof.optimizer, seed=spec.seed,

@@ -6,10 +6,10 @@ import csv
 import io
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from dalib.eval.selection import describe, select_epoch, uses_target_labels
+from dalib.eval.selection import describe, select_epoch, uses_target_labels, utility
 
 SOURCE_ONLY, TARGET_ONLY = "source_only", "target_only"
 
@@ -24,6 +24,7 @@ class Table:
     tasks: list[str]
     cells: dict[str, dict[str, list[float]]]
     metric: str = "target_acc"
+    chosen: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -57,6 +58,7 @@ def build_table(records: list[dict[str, Any]], protocol: str, task_order: list[s
     """
     if metric == "target_acc":
         records = [r for r in records if r["method"] != TARGET_ONLY]
+    records, chosen = choose_hparams(records, protocol)
     cells: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     methods: list[str] = []
     tasks: list[str] = list(task_order or [])
@@ -71,8 +73,39 @@ def build_table(records: list[dict[str, Any]], protocol: str, task_order: list[s
         cells[m][t].append(100.0 * select_epoch(rec["epochs"], protocol)[metric])
     methods = sorted(methods, key=lambda m: (m != SOURCE_ONLY, m == TARGET_ONLY, methods.index(m)))
     by_method = {m: {names.get(t, t): cells[m][t] for t in tasks} for m in methods}
+    shown = {m: {names.get(t, t): v for t, v in per_task.items()} for m, per_task in chosen.items()}
     return Table(records[0]["dataset"] if records else "", protocol, methods,
-                 [names.get(t, t) for t in tasks], by_method, metric)
+                 [names.get(t, t) for t in tasks], by_method, metric, shown)
+
+
+def _hp_text(rec: dict[str, Any]) -> str:
+    return ", ".join(f"{t}.{k}={v}" for t, k, v in rec.get("hparams", [])) or "defaults"
+
+
+def choose_hparams(records: list[dict[str, Any]], protocol: str
+                   ) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
+    """Keep, per (method, task), the hyper-parameter setting the protocol prefers.
+
+    A setting's score is the mean over its seeds of the protocol's utility at the epoch the
+    protocol selects (for ``last``: the last epoch's source-val accuracy); ties go to the
+    first setting in sorted order. Returns the kept records and, where there was a choice,
+    ``chosen[method][task]`` = the chosen setting as text.
+    """
+    groups: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for rec in records:
+        groups[(rec["method"], rec["task"])][_hp_text(rec)].append(rec)
+    kept: list[dict[str, Any]] = []
+    chosen: dict[str, dict[str, str]] = defaultdict(dict)
+    for (method, task), settings in groups.items():
+        if len(settings) == 1:
+            kept += next(iter(settings.values()))
+            continue
+        def score(hp: str) -> float:
+            return statistics.fmean(utility(select_epoch(r["epochs"], protocol), protocol) for r in settings[hp])
+        best = max(sorted(settings), key=score)
+        kept += settings[best]
+        chosen[method][task] = best
+    return kept, dict(chosen)
 
 
 def format_cell(values: list[float]) -> str:
@@ -106,6 +139,9 @@ def to_markdown(table: Table) -> str:
         cells = [f"**{c}**" if bold and table.mean(m, t) == best[t] else c for c, t in zip(cells, table.tasks)]
         avg = f"**{row[-1]}**" if bold and table.average(m) == best_avg else row[-1]
         lines.append("| " + " | ".join([m, *cells, avg]) + " |")
+    if table.chosen:
+        lines += ["", f"Hyper-parameters chosen per task under `{table.protocol}`:", ""]
+        lines += [f"- {m}, {t}: {hp}" for m, per_task in table.chosen.items() for t, hp in per_task.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -19,32 +19,31 @@ from dalib.reweighting import LowESSWarning
 Epoch = dict[str, Any]
 
 
-def _best(value: Callable[[Epoch], float], higher: bool) -> Callable[[list[Epoch]], int]:
-    """Index of the best epoch by ``value``; ties go to the later epoch."""
-    sign = 1.0 if higher else -1.0
-    return lambda eps: max(range(len(eps)), key=lambda i: (sign * value(eps[i]), i))
-
-
-def _score(name: str) -> Callable[[Epoch], float]:
+def _score(name: str, sign: float) -> Callable[[Epoch], float]:
     def get(epoch: Epoch) -> float:
         try:
-            return float(epoch["scores"][name])
+            return sign * float(epoch["scores"][name])
         except KeyError:
             raise DalibError(f"run records have no {name!r} score; rerun them with this dalib version") from None
     return get
 
 
-# protocol → (function choosing an epoch index, one-line description)
-PROTOCOLS: dict[str, tuple[Callable[[list[Epoch]], int], str]] = {
-    "last": (lambda eps: len(eps) - 1, "last epoch (no target labels)"),
-    "source-val": (_best(lambda e: e["source_val_acc"], True), "best source-val accuracy (no target labels)"),
-    "entropy": (_best(lambda e: e["target_entropy"], False),
-                "lowest mean target prediction entropy (no target labels)"),
-    "iwv": (_best(_score("iwv"), False), "lowest importance-weighted source-val risk, IWV (no target labels)"),
-    "dev": (_best(_score("dev"), False), "lowest deep embedded validation risk, DEV (no target labels)"),
-    "snd": (_best(_score("snd"), True), "highest soft neighbourhood density, SND (no target labels)"),
-    "oracle": (_best(lambda e: e["target_acc"], True), "ORACLE: best target accuracy (uses target labels)"),
+# protocol → (utility of an epoch, higher is better; one-line description). ``last`` picks the
+# final epoch and compares hyper-parameter settings by their last-epoch source-val accuracy.
+PROTOCOLS: dict[str, tuple[Callable[[Epoch], float], str]] = {
+    "last": (lambda e: e["source_val_acc"], "last epoch (no target labels)"),
+    "source-val": (lambda e: e["source_val_acc"], "best source-val accuracy (no target labels)"),
+    "entropy": (lambda e: -e["target_entropy"], "lowest mean target prediction entropy (no target labels)"),
+    "iwv": (_score("iwv", -1.0), "lowest importance-weighted source-val risk, IWV (no target labels)"),
+    "dev": (_score("dev", -1.0), "lowest deep embedded validation risk, DEV (no target labels)"),
+    "snd": (_score("snd", 1.0), "highest soft neighbourhood density, SND (no target labels)"),
+    "oracle": (lambda e: e["target_acc"], "ORACLE: best target accuracy (uses target labels)"),
 }
+
+
+def utility(epoch: Epoch, protocol: str) -> float:
+    """How good the protocol finds an epoch (higher is better); compares hyper-parameters too."""
+    return PROTOCOLS[protocol][0](epoch)
 
 
 def check_protocol(name: str) -> None:
@@ -58,9 +57,9 @@ def select_epoch(epochs: list[Epoch], protocol: str) -> Epoch:
     check_protocol(protocol)
     if not epochs:
         raise DalibError("run has no epoch records; rerun it")
-    if len(epochs) == 1:  # e.g. shallow methods: nothing to select
-        return epochs[0]
-    return epochs[PROTOCOLS[protocol][0](epochs)]
+    if len(epochs) == 1 or protocol == "last":  # one epoch (e.g. shallow methods): nothing to select
+        return epochs[-1]
+    return epochs[max(range(len(epochs)), key=lambda i: (utility(epochs[i], protocol), i))]
 
 
 def describe(protocol: str) -> str:

@@ -25,4 +25,4 @@ def test_method_trains_end_to_end(task, method):
     last = rec["epochs"][-1]
     for term in ["task", *([] if method == "source_only" else method.split("+"))]:
         assert math.isfinite(last["losses"][term])
-    assert last["target_acc"] > 0.2  # well above chance (0.1) after two epochs
+    assert last["source_val_acc"] > 0.3  # learning: well above chance (0.1) after two epochs
