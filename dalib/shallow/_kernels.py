@@ -123,6 +123,8 @@ def top_generalized_eigvecs(A: FloatArray, B: FloatArray, k: int) -> FloatArray:
     Maximising ``tr(Wᵀ A W)`` subject to ``Wᵀ B W = I`` is equivalent to the papers'
     "minimise ``tr(Wᵀ B W)`` s.t. ``Wᵀ A W = I``" and is numerically safer because ``B``
     (MMD term + ridge) is positive definite while ``A`` (scatter) may be singular.
+    The columns come back ``B``-normalised (``Wᵀ B W = I``), i.e. close to unit norm when
+    the ridge dominates ``B``; they are *not* rescaled to ``Wᵀ A W = I``.
     """
     n = A.shape[0]
     A = (A + A.T) / 2.0

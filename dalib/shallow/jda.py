@@ -50,6 +50,9 @@ class JDA(DomainAdapter):
     * ``normalize=True`` (default, as in the authors' code) divides every input row by its
       L2 norm before fitting and every embedded row by its L2 norm afterwards; with
       ``normalize=False`` both steps are skipped.
+    * The eigenvectors are scaled so that ``Aᵀ (Xᵀ M X + λI) A = I`` (nearly unit-norm
+      columns), not whitened to ``Aᵀ Xᵀ H X A = I``: the direction set is the same, and on
+      Office-Caltech10 SURF the whitened scaling gave a much worse 1-NN (35% vs 44% mean).
 
     Parameters
     ----------
