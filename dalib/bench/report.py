@@ -89,7 +89,10 @@ def report_markdown(records: list[dict[str, Any]], protocol: str, rows: list[Tra
              "transfer (mean gain below 0 by more than its std). NTG = err_T(method) − err_T(target-only) "
              "on the held-out target half (positive: the source data hurt compared with the target's own "
              "labels). PAD = proxy A-distance (0: indistinguishable, 2: separable) on the inputs and on "
-             "the adapted features.", "", "## Summary per method", "",
+             "the adapted features; a negative PAD means no linear domain classifier beats chance. On "
+             "inputs z-scored per domain (e.g. SURF) each domain has mean exactly 0, so the mean of a "
+             "random half mirrors the other half's and the held-out error lands above 0.5: read "
+             "negative input PADs as 0.", "", "## Summary per method", "",
              "| method | mean gain | tasks with NT | tasks |", "|---|---|---|---|"]
     methods = list(dict.fromkeys(r.method for r in rows))
     for m in methods:
