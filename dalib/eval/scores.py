@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 from dalib.errors import DalibError
 from dalib.reweighting.discriminative import DiscriminativeRatio
-from dalib.reweighting.ess import check_array
+from dalib.checks import as_matrix
 
 #: Weights from :func:`validation_weights` are clipped to ``[0, WEIGHT_CLIP_MAX]``.
 WEIGHT_CLIP_MAX = 20.0
@@ -100,7 +100,7 @@ def snd_score(target_probs: np.ndarray, tau: float = 0.05, chunk_rows: int | Non
     models.  Rows are processed in chunks of ``chunk_rows`` (default: ~4M similarities per chunk,
     ~32 MB), so memory is ``O(n_t)`` per row, not ``O(n_t^2)``.
     """
-    P = check_array(target_probs, "target_probs")
+    P = as_matrix(target_probs, "target_probs")
     if not (np.isfinite(tau) and tau > 0):
         raise DalibError(f"tau={tau} is invalid; pass a positive temperature such as 0.05")
     n = P.shape[0]
@@ -142,8 +142,8 @@ def validation_weights(val_features: np.ndarray, target_features: np.ndarray, ra
     control variate ``mean(w) - 1`` would vanish.  Emits ``LowESSWarning`` when the effective
     sample size of the weights is below 10% of ``n_v``.  ``random_state`` seeds the classifier.
     """
-    Xv = check_array(val_features, "val_features")
-    Xt = check_array(target_features, "target_features")
+    Xv = as_matrix(val_features, "val_features")
+    Xt = as_matrix(target_features, "target_features")
     if Xv.shape[1] != Xt.shape[1]:
         raise DalibError(
             f"val_features has {Xv.shape[1]} dimensions but target_features has {Xt.shape[1]}; "

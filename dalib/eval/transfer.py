@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from dalib.errors import DalibError
-from dalib.reweighting.ess import check_array
+from dalib.checks import as_pair
 
 #: :func:`proxy_a_distance` subsamples each domain to at most this many points.
 PAD_MAX_PER_DOMAIN = 2000
@@ -101,15 +101,7 @@ def proxy_a_distance(features_s: np.ndarray, features_t: np.ndarray, random_stat
     domains, 2 for linearly separable ones.  Reported raw, not clipped: for indistinguishable
     domains ``eps`` fluctuates around 0.5, so small negative values are sampling noise (read as 0).
     """
-    Xs = check_array(features_s, "features_s")
-    Xt = check_array(features_t, "features_t")
-    if Xs.shape[1] != Xt.shape[1]:
-        raise DalibError(
-            f"features_s has {Xs.shape[1]} dimensions but features_t has {Xt.shape[1]}; "
-            "extract both with the same feature extractor"
-        )
-    if min(Xs.shape[0], Xt.shape[0]) < 2:
-        raise DalibError("proxy_a_distance needs at least 2 samples per domain (one to train, one to test)")
+    Xs, Xt = as_pair(features_s, features_t, ("features_s", "features_t"), min_samples=2)
     rng = np.random.default_rng(random_state)
     (s_tr, s_te), (t_tr, t_te) = _halves(Xs, rng), _halves(Xt, rng)
     X_tr = np.vstack([s_tr, t_tr])

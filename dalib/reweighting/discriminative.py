@@ -27,7 +27,8 @@ from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from dalib.errors import DalibError
-from dalib.reweighting.ess import check_array, check_domains, check_ess
+from dalib.checks import as_matrix, as_pair
+from dalib.reweighting.ess import check_ess
 
 
 class DiscriminativeRatio(BaseEstimator):
@@ -73,7 +74,7 @@ class DiscriminativeRatio(BaseEstimator):
         return np.clip(w, self.clip_min, np.inf if self.clip_max is None else self.clip_max)
 
     def fit(self, X_s: np.ndarray, X_t: np.ndarray) -> "DiscriminativeRatio":
-        X_s, X_t = check_domains(X_s, X_t)
+        X_s, X_t = as_pair(X_s, X_t)
         if self.cross_fit is not None and not 2 <= int(self.cross_fit) <= min(X_s.shape[0], X_t.shape[0]):
             raise DalibError(f"cross_fit={self.cross_fit} needs 2 <= cross_fit <= min(n_s, n_t); use None to disable")
         if not self.clip_min >= 0 or (self.clip_max is not None and not self.clip_max > self.clip_min):
@@ -109,7 +110,7 @@ class DiscriminativeRatio(BaseEstimator):
         """Estimated, clipped ``p_t(x) / p_s(x)`` at ``X`` ``(n, d)`` -> ``(n,)``."""
         if not hasattr(self, "classifier_"):
             raise DalibError("DiscriminativeRatio.density_ratio called before fit; call fit(X_s, X_t) first")
-        X = check_array(X, "X")
+        X = as_matrix(X, "X")
         d = getattr(self.classifier_, "n_features_in_", X.shape[1])
         if X.shape[1] != d:
             raise DalibError(f"X has {X.shape[1]} features but the domain classifier was fitted on {d}")

@@ -60,35 +60,6 @@ def check_ess(w: np.ndarray, name: str, fraction: float = LOW_ESS_FRACTION) -> f
     return ess
 
 
-def check_array(X: object, name: str) -> np.ndarray:
-    """Return ``X`` as a finite float64 array of shape ``(n, d)`` with ``n >= 1``, ``d >= 1``."""
-    try:
-        A = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise DalibError(f"{name} is not numeric ({exc}); pass a float array of shape (n, d)") from None
-    if A.ndim != 2:
-        raise DalibError(
-            f"{name} has shape {A.shape}, expected (n, d); use X.reshape(-1, 1) for a single feature"
-        )
-    if A.shape[0] == 0 or A.shape[1] == 0:
-        raise DalibError(f"{name} is empty (shape {A.shape}); pass at least one sample and one feature")
-    if not np.all(np.isfinite(A)):
-        raise DalibError(f"{name} contains NaN or inf; impute or drop those rows first")
-    return A
-
-
-def check_domains(X_s: object, X_t: object) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a source/target pair: both ``(n, d)`` finite float64 with the same ``d``."""
-    A = check_array(X_s, "X_s")
-    B = check_array(X_t, "X_t")
-    if A.shape[1] != B.shape[1]:
-        raise DalibError(
-            f"X_s has {A.shape[1]} features but X_t has {B.shape[1]}; "
-            "source and target must share the same feature space"
-        )
-    return A, B
-
-
 def check_labels(y: object, n: int, name: str) -> np.ndarray:
     """Return labels ``y`` as a 1-D array of length ``n`` (finite if numeric)."""
     arr = np.asarray(y)

@@ -31,7 +31,8 @@ from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
 from dalib.errors import DalibError
-from dalib.reweighting.ess import check_array, check_domains, check_ess
+from dalib.checks import as_matrix, as_pair
+from dalib.reweighting.ess import check_ess
 from dalib.reweighting.kmm import gaussian_kernel, median_heuristic_sigma
 
 DEFAULT_WIDTH_FACTORS: tuple[float, ...] = (0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0)
@@ -97,7 +98,7 @@ class KLIEP(BaseEstimator):
         return _fit_alpha(gaussian_kernel(X_t, C, sigma), phi_s, self.tol, self.max_iter)
 
     def fit(self, X_s: np.ndarray, X_t: np.ndarray) -> "KLIEP":
-        X_s, X_t = check_domains(X_s, X_t)
+        X_s, X_t = as_pair(X_s, X_t)
         with threadpool_limits(limits=self.blas_threads, user_api="blas"):
             self._fit(X_s, X_t)
         self.ess_ = check_ess(self.weights_, "KLIEP")
@@ -140,7 +141,7 @@ class KLIEP(BaseEstimator):
         """Estimated ``p_t(x) / p_s(x)`` at ``X`` ``(n, d)`` -> ``(n,)``."""
         if not hasattr(self, "alpha_"):
             raise DalibError("KLIEP.density_ratio called before fit; call fit(X_s, X_t) first")
-        X = check_array(X, "X")
+        X = as_matrix(X, "X")
         if X.shape[1] != self.centres_.shape[1]:
             raise DalibError(f"X has {X.shape[1]} features but KLIEP was fitted on {self.centres_.shape[1]}")
         return gaussian_kernel(X, self.centres_, self.sigma_) @ self.alpha_

@@ -33,7 +33,8 @@ from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
 from dalib.errors import DalibError
-from dalib.reweighting.ess import check_domains, check_ess
+from dalib.checks import as_pair
+from dalib.reweighting.ess import check_ess
 
 
 def squared_distances(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -264,7 +265,7 @@ class KMM(BaseEstimator):
         self.random_state, self.blas_threads = random_state, blas_threads
 
     def fit(self, X_s: np.ndarray, X_t: np.ndarray) -> "KMM":
-        X_s, X_t = check_domains(X_s, X_t)
+        X_s, X_t = as_pair(X_s, X_t)
         with threadpool_limits(limits=self.blas_threads, user_api="blas"):
             self._fit(X_s, X_t)
         self.ess_ = check_ess(self.weights_, "KMM")

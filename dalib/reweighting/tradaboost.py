@@ -39,7 +39,8 @@ from sklearn.utils.validation import has_fit_parameter
 from threadpoolctl import threadpool_limits
 
 from dalib.errors import DalibError
-from dalib.reweighting.ess import check_array, check_domains, check_labels
+from dalib.checks import as_matrix, as_pair
+from dalib.reweighting.ess import check_labels
 
 
 class TrAdaBoost(ClassifierMixin, BaseEstimator):
@@ -67,7 +68,7 @@ class TrAdaBoost(ClassifierMixin, BaseEstimator):
         return clone(self.base_estimator)
 
     def fit(self, X_s: np.ndarray, y_s: np.ndarray, X_t: np.ndarray, y_t: np.ndarray) -> "TrAdaBoost":
-        X_s, X_t = check_domains(X_s, X_t)
+        X_s, X_t = as_pair(X_s, X_t)
         y_s, y_t = check_labels(y_s, X_s.shape[0], "y_s"), check_labels(y_t, X_t.shape[0], "y_t")
         N = int(self.n_estimators)
         if N < 1:
@@ -109,7 +110,7 @@ class TrAdaBoost(ClassifierMixin, BaseEstimator):
         positive means ``classes_[1]``.  Equal vote weights if every late round had ``beta_t = 1``."""
         if not hasattr(self, "estimators_"):
             raise DalibError("TrAdaBoost.predict called before fit; call fit(X_s, y_s, X_t, y_t) first")
-        X = check_array(X, "X")
+        X = as_matrix(X, "X")
         if X.shape[1] != self.n_features_in_:
             raise DalibError(f"X has {X.shape[1]} features but TrAdaBoost was fitted on {self.n_features_in_}")
         start = math.ceil(len(self.estimators_) / 2) - 1  # 1-based round ceil(N/2)

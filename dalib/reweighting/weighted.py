@@ -18,7 +18,8 @@ from sklearn.utils.validation import has_fit_parameter
 
 from dalib.errors import DalibError
 from dalib.reweighting.discriminative import DiscriminativeRatio
-from dalib.reweighting.ess import check_array, check_domains, check_labels
+from dalib.checks import as_matrix, as_pair
+from dalib.reweighting.ess import check_labels
 from dalib.reweighting.kliep import KLIEP
 from dalib.reweighting.kmm import KMM
 
@@ -51,7 +52,7 @@ class ReweightedClassifier(ClassifierMixin, BaseEstimator):
         self.weighting, self.base_estimator = weighting, base_estimator
 
     def fit(self, X_s: np.ndarray, y_s: np.ndarray, X_t: np.ndarray) -> "ReweightedClassifier":
-        X_s, X_t = check_domains(X_s, X_t)
+        X_s, X_t = as_pair(X_s, X_t)
         y_s = check_labels(y_s, X_s.shape[0], "y_s")
         base = LogisticRegression(max_iter=1000) if self.base_estimator is None else self.base_estimator
         if not has_fit_parameter(base, "sample_weight"):
@@ -71,7 +72,7 @@ class ReweightedClassifier(ClassifierMixin, BaseEstimator):
         """Labels ``(k,)`` for ``X`` ``(k, d)`` from the weighted base estimator."""
         if not hasattr(self, "estimator_"):
             raise DalibError("ReweightedClassifier.predict called before fit; call fit(X_s, y_s, X_t) first")
-        X = check_array(X, "X")
+        X = as_matrix(X, "X")
         if X.shape[1] != self.n_features_in_:
             raise DalibError(f"X has {X.shape[1]} features but the model was fitted on {self.n_features_in_}")
         return self.estimator_.predict(X)

@@ -24,7 +24,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import LinearSVC
 
 from dalib.errors import DalibError
-from dalib.shallow._kernels import DomainAdapter, Domain, FloatArray, check_labels, check_pair
+from dalib.checks import as_pair
+from dalib.shallow._kernels import DomainAdapter, Domain, FloatArray, check_labels
 from dalib.shallow.coral import CORAL
 from dalib.shallow.jda import JDA
 from dalib.shallow.sa import SubspaceAlignment
@@ -48,7 +49,7 @@ class IdentityAdapter(DomainAdapter):
 
     def fit(self, X_s: ArrayLike, X_t: ArrayLike, y_s: ArrayLike | None = None) -> "IdentityAdapter":
         """Check the inputs and remember the feature dimension."""
-        Xs, _ = check_pair(X_s, X_t, min_samples=1)
+        Xs, _ = as_pair(X_s, X_t, min_samples=1)
         self.n_features_in_ = Xs.shape[1]
         return self
 
@@ -100,7 +101,7 @@ class ShallowDAClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X_s: ArrayLike, y_s: ArrayLike, X_t: ArrayLike) -> "ShallowDAClassifier":
         """Fit the adapter on both domains and the classifier on the adapted source."""
-        Xs, Xt = check_pair(X_s, X_t, min_samples=1)
+        Xs, Xt = as_pair(X_s, X_t, min_samples=1)
         y = check_labels(y_s, Xs.shape[0], required=True, method="ShallowDAClassifier")
         if isinstance(self.adapter, str):
             if self.adapter not in SHALLOW_METHODS:

@@ -13,39 +13,11 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import linalg
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from dalib.checks import as_matrix
 from dalib.errors import DalibError
 
 Domain = Literal["source", "target"]
 FloatArray = NDArray[np.float64]
-
-
-def check_matrix(X: ArrayLike, name: str, min_samples: int = 1) -> FloatArray:
-    """Return ``X`` as a finite 2-D float64 array, or raise :class:`DalibError`."""
-    try:
-        arr = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise DalibError(f"{name} is not numeric ({exc}); pass a numeric 2-D array") from None
-    if arr.ndim != 2:
-        raise DalibError(f"{name} has {arr.ndim} dimension(s); pass a 2-D array (n_samples, n_features)")
-    if not np.all(np.isfinite(arr)):
-        raise DalibError(f"{name} contains NaN or inf; impute or drop those values before adapting")
-    if arr.shape[0] < min_samples:
-        raise DalibError(
-            f"{name} has {arr.shape[0]} sample(s) but at least {min_samples} are needed; pass more rows"
-        )
-    return arr
-
-
-def check_pair(X_s: ArrayLike, X_t: ArrayLike, min_samples: int = 2) -> tuple[FloatArray, FloatArray]:
-    """Check a source/target pair: finite 2-D arrays, enough rows, equal feature dimension."""
-    Xs = check_matrix(X_s, "X_s", min_samples)
-    Xt = check_matrix(X_t, "X_t", min_samples)
-    if Xs.shape[1] != Xt.shape[1]:
-        raise DalibError(
-            f"X_s has {Xs.shape[1]} features but X_t has {Xt.shape[1]}; "
-            "both domains must use the same feature space"
-        )
-    return Xs, Xt
 
 
 def check_labels(y_s: ArrayLike | None, n_s: int, required: bool, method: str) -> NDArray | None:
@@ -152,7 +124,7 @@ class DomainAdapter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             raise DalibError(f"{type(self).__name__} is not fitted; call fit(X_s, X_t) before transform")
         if domain not in ("source", "target"):
             raise DalibError(f"domain={domain!r} is not valid; pass domain='source' or domain='target'")
-        arr = check_matrix(X, "X")
+        arr = as_matrix(X, "X")
         if arr.shape[1] != self.n_features_in_:
             raise DalibError(
                 f"X has {arr.shape[1]} features but the adapter was fitted on {self.n_features_in_}; "

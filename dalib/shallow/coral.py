@@ -9,7 +9,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from dalib.errors import DalibError
-from dalib.shallow._kernels import DomainAdapter, Domain, FloatArray, check_pair, sym_power
+from dalib.checks import as_pair
+from dalib.shallow._kernels import DomainAdapter, Domain, FloatArray, sym_power
 
 
 class CORAL(DomainAdapter):
@@ -42,7 +43,7 @@ class CORAL(DomainAdapter):
 
     def fit(self, X_s: ArrayLike, X_t: ArrayLike, y_s: ArrayLike | None = None) -> "CORAL":
         """Estimate ``A = C_s^{-1/2} C_t^{1/2}``; ``y_s`` is ignored."""
-        Xs, Xt = check_pair(X_s, X_t, min_samples=2)
+        Xs, Xt = as_pair(X_s, X_t, min_samples=2)
         if not np.isfinite(self.reg) or self.reg < 0:
             raise DalibError(f"reg={self.reg!r} is invalid; pass a finite reg >= 0")
         eye = np.eye(Xs.shape[1])

@@ -11,12 +11,12 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.neighbors import KNeighborsClassifier
 
 from dalib.errors import DalibError
+from dalib.checks import as_pair
 from dalib.shallow._kernels import (
     DomainAdapter,
     Domain,
     FloatArray,
     check_labels,
-    check_pair,
     l2_normalize_rows,
     mmd_vectors,
     resolve_k,
@@ -76,7 +76,7 @@ class JDA(DomainAdapter):
 
     def fit(self, X_s: ArrayLike, X_t: ArrayLike, y_s: ArrayLike | None = None) -> "JDA":
         """Run ``n_iter`` rounds of JDA; ``y_s`` (source labels) is required."""
-        Xs, Xt = check_pair(X_s, X_t, min_samples=2)
+        Xs, Xt = as_pair(X_s, X_t, min_samples=2)
         y = check_labels(y_s, Xs.shape[0], required=True, method="JDA")
         assert y is not None
         if not np.isfinite(self.reg) or self.reg <= 0:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from dalib.shallow._kernels import DomainAdapter, Domain, FloatArray, check_pair, resolve_k
+from dalib.checks import as_pair
+from dalib.shallow._kernels import DomainAdapter, Domain, FloatArray, resolve_k
 
 
 def _pca_basis(X: FloatArray, k: int) -> FloatArray:
@@ -52,7 +53,7 @@ class SubspaceAlignment(DomainAdapter):
 
     def fit(self, X_s: ArrayLike, X_t: ArrayLike, y_s: ArrayLike | None = None) -> "SubspaceAlignment":
         """Compute both PCA bases and ``M = P_sᵀ P_t``; ``y_s`` is ignored."""
-        Xs, Xt = check_pair(X_s, X_t, min_samples=2)
+        Xs, Xt = as_pair(X_s, X_t, min_samples=2)
         d = Xs.shape[1]
         limit = min(d, Xs.shape[0], Xt.shape[0])
         k = resolve_k(self.k, 100, limit, "feature dimension / sample count")

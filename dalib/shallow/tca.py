@@ -10,11 +10,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from dalib.errors import DalibError
+from dalib.checks import as_pair
 from dalib.shallow._kernels import (
     DomainAdapter,
     Domain,
     FloatArray,
-    check_pair,
     kernel as kernel_matrix,
     l2_normalize_rows,
     mmd_vectors,
@@ -73,7 +73,7 @@ class TCA(DomainAdapter):
 
     def fit(self, X_s: ArrayLike, X_t: ArrayLike, y_s: ArrayLike | None = None) -> "TCA":
         """Solve the TCA eigenproblem on the stacked data; ``y_s`` is ignored."""
-        Xs, Xt = check_pair(X_s, X_t, min_samples=2)
+        Xs, Xt = as_pair(X_s, X_t, min_samples=2)
         if self.kernel not in ("linear", "rbf"):
             raise DalibError(f"kernel={self.kernel!r} is not supported; use 'linear' or 'rbf'")
         if not np.isfinite(self.mu) or self.mu <= 0:
