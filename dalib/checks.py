@@ -7,6 +7,19 @@ import numpy as np
 from dalib.errors import DalibError
 
 
+def as_vector(x: object, name: str) -> np.ndarray:
+    """``x`` as a finite, non-empty 1-D float64 array of shape (n,)."""
+    try:
+        v = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DalibError(f"{name} is not numeric ({exc}); pass a float array of shape (n,)") from None
+    if v.ndim != 1 or v.size == 0:
+        raise DalibError(f"{name} has shape {v.shape}, expected a non-empty (n,); flatten it with .ravel()")
+    if not np.all(np.isfinite(v)):
+        raise DalibError(f"{name} contains NaN or inf; check the values that produced it")
+    return v
+
+
 def as_matrix(X: object, name: str, min_samples: int = 1) -> np.ndarray:
     """``X`` as a finite float64 array of shape (n, d) with n ≥ ``min_samples`` and d ≥ 1."""
     try:

@@ -18,30 +18,15 @@ from sklearn.preprocessing import StandardScaler
 
 from dalib.errors import DalibError
 from dalib.reweighting.discriminative import DiscriminativeRatio
-from dalib.checks import as_matrix
+from dalib.checks import as_matrix, as_vector
 
 #: Weights from :func:`validation_weights` are clipped to ``[0, WEIGHT_CLIP_MAX]``.
 WEIGHT_CLIP_MAX = 20.0
 
 
-def _vector(x: object, name: str) -> np.ndarray:
-    """``x`` as a finite, non-empty 1-D float64 array, else a one-line :class:`DalibError`."""
-    try:
-        v = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise DalibError(f"{name} is not numeric ({exc}); pass a float array of shape (n,)") from None
-    if v.ndim != 1:
-        raise DalibError(f"{name} has shape {v.shape}, expected (n,); flatten it with .ravel()")
-    if v.size == 0:
-        raise DalibError(f"{name} is empty; pass one value per source-val sample")
-    if not np.all(np.isfinite(v)):
-        raise DalibError(f"{name} contains NaN or inf; check the model outputs of this epoch")
-    return v
-
-
 def _losses_and_weights(val_losses: object, val_weights: object) -> tuple[np.ndarray, np.ndarray]:
-    loss = _vector(val_losses, "val_losses")
-    w = _vector(val_weights, "val_weights")
+    loss = as_vector(val_losses, "val_losses")
+    w = as_vector(val_weights, "val_weights")
     if loss.shape != w.shape:
         raise DalibError(
             f"val_losses has {loss.size} entries but val_weights has {w.size}; pass one weight per loss"
