@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 import dalib
 from dalib.bench.profiles import Profile
@@ -75,8 +76,16 @@ def execute(spec: RunSpec, task: Task, options: RunOptions,
             keep_model: dict[str, torch.nn.Module] | None = None) -> dict[str, Any]:
     """Train one run and return its record (config, per-epoch history, wall time).
 
-    ``keep_model``, when given, receives the trained model under ``"model"``."""
+    Torch and the BLAS libraries behind numpy / scikit-learn use ``options.threads`` threads,
+    so parallel workers do not oversubscribe the cores. ``keep_model``, when given, receives
+    the trained model under ``"model"``."""
     torch.set_num_threads(options.threads)
+    with threadpool_limits(limits=options.threads):
+        return _execute(spec, task, options, keep_model)
+
+
+def _execute(spec: RunSpec, task: Task, options: RunOptions,
+             keep_model: dict[str, torch.nn.Module] | None) -> dict[str, Any]:
     header = {"key": spec.key, "dataset": spec.dataset, "task": spec.task, "task_name": task.name,
               "source": task.source.name, "target": task.target.name, "method": spec.label,
               "seed": spec.seed, "hparams": [list(h) for h in spec.hparams], "dalib_version": dalib.__version__,
