@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from dalib.errors import DalibError
-from dalib.checks import as_pair
+from dalib.checks import as_pair, as_vector
 
 #: :func:`proxy_a_distance` subsamples each domain to at most this many points.
 PAD_MAX_PER_DOMAIN = 2000
@@ -30,18 +30,6 @@ def _finite(x: object, name: str) -> float:
     return v
 
 
-def _accs(values: object, name: str) -> np.ndarray:
-    try:
-        a = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise DalibError(f"{name} is not a list of numbers; pass one accuracy per seed") from None
-    if a.ndim != 1 or a.size == 0:
-        raise DalibError(f"{name} has shape {a.shape}; pass a non-empty list with one accuracy per seed")
-    if not np.all(np.isfinite(a)):
-        raise DalibError(f"{name} contains NaN or inf; rerun or drop the failed seed")
-    return a
-
-
 def transfer_gain(method_accs: list[float], source_only_accs: list[float]) -> tuple[float, float]:
     """Transfer gain of a method over source-only, as ``(mean, std)`` over seeds.
 
@@ -50,8 +38,8 @@ def transfer_gain(method_accs: list[float], source_only_accs: list[float]) -> tu
     ``g_k = acc_k(method) - acc_k(source-only)``; returns ``(mean(g), std(g, ddof=1))``, with
     ``std = 0.0`` for a single seed.  Positive = the adaptation helped.
     """
-    m = _accs(method_accs, "method_accs")
-    s = _accs(source_only_accs, "source_only_accs")
+    m = as_vector(method_accs, "method_accs")
+    s = as_vector(source_only_accs, "source_only_accs")
     if m.size != s.size:
         raise DalibError(
             f"method_accs has {m.size} seeds but source_only_accs has {s.size}; "
