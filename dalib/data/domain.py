@@ -18,7 +18,9 @@ class Domain:
     ``dataset`` yields ``(x, y)`` pairs: a `TensorDataset` for in-memory features
     (x (n, d) float32, y (n,) int64) or any map-style dataset for files (images).
     ``labels`` (n,) int64 holds every sample's class index in ``[0, len(class_names))``;
-    ``short`` is the initial used in task names (``A`` in ``A→W``).
+    ``short`` is the initial used in task names (``A`` in ``A→W``). ``texts`` (n strings) keeps
+    the raw text of a text domain whose ``dataset`` holds its embeddings or token ids, for
+    baselines that featurise text themselves (TF-IDF).
     """
 
     name: str
@@ -26,6 +28,7 @@ class Domain:
     class_names: list[str]
     dataset: Dataset
     labels: torch.Tensor
+    texts: list[str] | None = None
 
     def __post_init__(self) -> None:
         n_cls = len(self.class_names)
@@ -36,6 +39,8 @@ class Domain:
             )
         if len(self.labels) == 0:
             raise DalibError(f"domain {self.name!r} has no samples; check its files or folder")
+        if self.texts is not None and len(self.texts) != len(self.labels):
+            raise DalibError(f"domain {self.name!r}: {len(self.texts)} texts for {len(self.labels)} samples; give one text per sample")
         lo, hi = int(self.labels.min()), int(self.labels.max())
         if lo < 0 or hi >= n_cls:
             raise DalibError(
@@ -66,7 +71,8 @@ class Domain:
             dataset: Dataset = TensorDataset(tensors[0][idx], tensors[1][idx])
         else:
             dataset = Subset(self.dataset, idx.tolist())
-        return Domain(self.name + suffix, self.short, self.class_names, dataset, self.labels[idx])
+        texts = None if self.texts is None else [self.texts[i] for i in idx.tolist()]
+        return Domain(self.name + suffix, self.short, self.class_names, dataset, self.labels[idx], texts)
 
 
 def tensor_domain(name: str, short: str, class_names: list[str], x: np.ndarray, y: np.ndarray) -> Domain:
