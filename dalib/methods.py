@@ -12,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from torch import nn
+
 import dalib.alignment  # noqa: F401  (imports every built-in discrepancy so it registers)
+import dalib.finetune.regularizers  # noqa: F401  (registers l2sp and bss)
 from dalib.alignment.registry import REGISTRY, DiscrepancyEntry
 from dalib.errors import DalibError
 from dalib.train.objective import Term
@@ -52,16 +55,22 @@ def resolve_method(name: str) -> Method:
 
 
 def build_terms(method: Method, feature_dim: int, num_classes: int,
-                overrides: dict[str, dict[str, Any]] | None = None) -> list[Term]:
+                overrides: dict[str, dict[str, Any]] | None = None,
+                model: nn.Module | None = None) -> list[Term]:
     """Instantiate the method's discrepancies for features of size ``feature_dim``.
 
     ``overrides`` maps a term name to changed hyper-parameters; the key ``weight`` sets λ.
+    Terms flagged ``needs_model`` (L2-SP) also receive ``model``.
     """
     overrides = dict(overrides or {})
     terms = []
     for entry in method.entries:
         params = {**entry.defaults, **overrides.pop(entry.name, {})}
         weight = float(params.pop("weight", entry.weight))
+        if entry.cls.needs_model:
+            if model is None:
+                raise DalibError(f"term {entry.name!r} regularises the model's weights; pass model= to build_terms")
+            params["model"] = model
         try:
             module = entry.cls(feature_dim=feature_dim, num_classes=num_classes, **params)
         except TypeError as err:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from torch import Tensor, nn
 
 
@@ -17,7 +19,14 @@ class Discrepancy(nn.Module):
     ``logits_t`` (n_t, C) are the classifier outputs; ``y_s`` (n_s,) int64 source labels;
     ``w_s`` (n_s,) optional source instance weights; ``progress`` p ∈ [0, 1] is the fraction
     of training done. The return value is a scalar tensor.
+
+    Class flags: ``uses_target = False`` marks a term that ignores the target batch (the
+    trainer then does not forward it); ``needs_model = True`` makes `dalib.methods.build_terms`
+    pass the model as ``model=`` (regularisers toward starting weights).
     """
+
+    uses_target: ClassVar[bool] = True
+    needs_model: ClassVar[bool] = False
 
     def __init__(self, feature_dim: int, num_classes: int) -> None:
         super().__init__()
@@ -36,3 +45,8 @@ class Discrepancy(nn.Module):
         progress: float = 0.0,
     ) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must implement forward(f_s, f_t, ...)")
+
+    def anchored_parameters(self) -> list[nn.Parameter]:
+        """Model parameters this term regularises toward a reference point; the trainer
+        exempts them from weight decay (empty for alignment losses)."""
+        return []

@@ -107,7 +107,7 @@ def _execute(spec: RunSpec, task: Task, options: RunOptions,
                               hidden=prof.hidden, dropout=prof.dropout)
     model = Classifier(backbone, task.source.num_classes, prof.bottleneck_dim)
     term_hparams = {k: v for k, v in spec.overrides().items() if k not in ("profile", "weights")}
-    terms = build_terms(resolve_method(spec.method), model.feature_dim, model.num_classes, term_hparams)
+    terms = build_terms(resolve_method(spec.method), model.feature_dim, model.num_classes, term_hparams, model)
     log_dir = str(Path(options.log_root) / spec.key) if options.log_root else None
     config = TrainConfig(epochs=prof.epochs, iters_per_epoch=prof.iters_per_epoch, batch_size=prof.batch_size, lr=prof.lr,
                          weight_decay=prof.weight_decay, optimizer=prof.optimizer, seed=spec.seed,

@@ -6,7 +6,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -20,10 +20,12 @@ from dalib.errors import DalibError
 from dalib.eval.metrics import predict
 from dalib.eval.selection import unsupervised_scores
 from dalib.train.objective import Objective, describe_nonfinite, is_finite
+from dalib.train.param_groups import frozen_norms_to_eval, param_groups
 from dalib.train.schedules import inverse_decay
 
 
 Reweigher = Callable[[np.ndarray, np.ndarray], np.ndarray]
+EpochHook = Callable[["Trainer", int], None]
 
 
 @dataclass
@@ -31,7 +33,9 @@ class TrainConfig:
     """Optimisation settings. One epoch = ``iters_per_epoch`` steps (default: one pass over
     the source train split). ``lr_schedule`` is ``inverse_decay`` (DANN: lr·(1+10p)^−0.75)
     or ``constant``; ``optimizer`` is ``sgd`` (momentum, Nesterov) or ``adam``.
-    ``selection_scores`` computes the IWV / DEV / SND scores after every epoch."""
+    ``selection_scores`` computes the IWV / DEV / SND scores after every epoch.
+    ``lr_mults`` maps parameter-name prefixes to learning-rate multipliers (layer-wise rates,
+    e.g. ``{"backbone": 0.1}``; see `dalib.train.param_groups`)."""
 
     epochs: int = 20
     batch_size: int = 32
@@ -49,6 +53,7 @@ class TrainConfig:
     log_every: int = 10
     progress_bar: bool = False
     selection_scores: bool = True
+    lr_mults: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("sgd", "adam"):
@@ -105,28 +110,39 @@ class Trainer:
     the trainer takes target inputs only, and uses labels only to report ``target_acc``.
     """
 
-    def __init__(self, model: nn.Module, objective: Objective, config: TrainConfig) -> None:
+    def __init__(self, model: nn.Module, objective: nn.Module, config: TrainConfig,
+                 hooks: Sequence[EpochHook] = ()) -> None:
+        """``objective`` is an `Objective` (or any module with the same call signature, e.g.
+        `MultiTaskLoss`); ``hooks`` are called as ``hook(trainer, epoch)`` before each epoch
+        (gradual unfreezing)."""
         self.config = config
         self.device = torch.device(config.device)
         self.model = model.to(self.device)
         self.objective = objective.to(self.device)
-        self.optimizer = self._make_optimizer()
+        self.hooks = list(hooks)
+        terms = [t.discrepancy for t in getattr(objective, "terms", [])]
+        self.uses_target = any(d.uses_target for d in terms)
+        self.optimizer = self._make_optimizer([p for d in terms for p in d.anchored_parameters()])
         self.epoch = 0
 
-    def _make_optimizer(self) -> torch.optim.Optimizer:
+    def _make_optimizer(self, anchored: list[nn.Parameter]) -> torch.optim.Optimizer:
+        """All model parameters, frozen ones included (so unfreezing needs no new optimizer);
+        parameters anchored by a regulariser (L2-SP) get no weight decay."""
         cfg = self.config
-        groups = [{"params": [p for p in self.model.parameters() if p.requires_grad], "lr_mult": 1.0}]
+        groups = param_groups(self.model, cfg.lr_mults, anchored)
         extra = [p for p in self.objective.parameters() if p.requires_grad]
         if extra:
-            groups.append({"params": extra, "lr_mult": 1.0})
+            groups.append({"params": extra, "lr_mult": 1.0, "no_decay": False})
         for g in groups:
             g["lr"] = cfg.lr * g["lr_mult"]
+            g["weight_decay"] = 0.0 if g.pop("no_decay") else cfg.weight_decay
         if cfg.optimizer == "adam":
             return torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                                nesterov=cfg.momentum > 0, foreach=True)
 
-    def _set_lr(self, progress: float) -> float:
+    def set_lr(self, progress: float) -> float:
+        """Set every group's lr to lr·mult·schedule(p); returns the base lr·schedule(p)."""
         factor = inverse_decay(progress) if self.config.lr_schedule == "inverse_decay" else 1.0
         for g in self.optimizer.param_groups:
             g["lr"] = self.config.lr * g["lr_mult"] * factor
@@ -159,12 +175,13 @@ class Trainer:
         for epoch in range(self.epoch, cfg.epochs):
             if reweigher is not None and reweight_every > 0 and epoch > 0 and epoch % reweight_every == 0:
                 weights = self._reweight(reweigher, source_train, target)
-            self.model.train()
-            self.objective.train()
+            for hook in self.hooks:
+                hook(self, epoch)
+            self.train_mode()
             sums: dict[str, torch.Tensor] = {}
             for _ in range(iters):
                 progress = step / total
-                lr = self._set_lr(progress)
+                lr = self.set_lr(progress)
                 xs, ys, idx = next(src)
                 xt, _, _ = next(tgt)  # target labels are dropped here, never used in training
                 loss, parts = self._step(xs, ys, xt, progress, None if weights is None else weights[idx], step)
@@ -193,6 +210,12 @@ class Trainer:
         history.seconds = time.perf_counter() - start
         return history
 
+    def train_mode(self) -> None:
+        """Model and objective in train mode, except normalisation layers of frozen stages."""
+        self.model.train()
+        self.objective.train()
+        frozen_norms_to_eval(self.model)
+
     def _check_weights(self, w: torch.Tensor, n: int) -> torch.Tensor:
         w = torch.as_tensor(w, dtype=torch.float32)
         if w.shape != (n,):
@@ -211,11 +234,11 @@ class Trainer:
               ws: torch.Tensor | None, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
         dev = self.device
         xs, ys, xt = xs.to(dev, non_blocking=True), ys.to(dev, non_blocking=True), xt.to(dev, non_blocking=True)
-        if self.objective.terms:
+        if self.uses_target:
             f, logits = self.model(torch.cat([xs, xt]))
             n = len(xs)
             f_s, z_s, f_t, z_t = f[:n], logits[:n], f[n:], logits[n:]
-        else:  # no alignment term: the target batch plays no part (nor in BatchNorm statistics)
+        else:  # no term looks at the target: it plays no part (nor in BatchNorm statistics)
             f_s, z_s = self.model(xs)
             f_t, z_t = f_s[:0], z_s[:0]
         loss, parts = self.objective(f_s, z_s, ys, f_t, z_t, progress, ws)
