@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+from pathlib import Path
+
 from torch import Tensor, nn
 
 from dalib.errors import DalibError
+from dalib.models.vision import ARCHS, LeNet, TorchvisionBackbone, load_weights
 
 
 class MLP(nn.Module):
@@ -32,13 +36,17 @@ class MLP(nn.Module):
         return self.net(x)
 
 
-BACKBONES = {"mlp": MLP}
+BACKBONES = {"mlp": MLP, "lenet": LeNet,
+             **{arch: partial(TorchvisionBackbone, arch) for arch in ARCHS}}
 
 
-def build_backbone(name: str, in_dim: int, **kwargs: object) -> nn.Module:
-    """Build a registered backbone for inputs of dimension ``in_dim``."""
+def build_backbone(name: str, in_dim: int, weights: str | Path | None = None, **kwargs: object) -> nn.Module:
+    """Build a registered backbone for inputs of dimension ``in_dim``; ``weights`` names a local state-dict file."""
     try:
         cls = BACKBONES[name]
     except KeyError:
         raise DalibError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}") from None
-    return cls(in_dim, **kwargs)  # type: ignore[arg-type]
+    backbone = cls(in_dim, **kwargs)  # type: ignore[operator]
+    if weights is not None:
+        load_weights(backbone, weights)
+    return backbone
