@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dalib.errors import DalibError
+from dalib.finetune.command import add_parser as add_finetune_parser
 
 
 def _csv(text: str) -> list[str]:
@@ -329,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("methods", help="registered methods with their default λ and hyper-parameters")
     p.add_argument("--plugin", action="append", default=[], help="a .py file that registers new losses")
     p.set_defaults(func=cmd_methods)
+
+    add_finetune_parser(sub)
 
     p = sub.add_parser("table", help="rebuild the table of a bench folder under a selection protocol")
     p.add_argument("dir")

@@ -18,6 +18,7 @@ import dalib
 from dalib.bench.profiles import Profile
 from dalib.bench.shallow_run import execute_shallow, is_shallow
 from dalib.data.domain import Domain
+from dalib.data.image_tensors import get_augmentation
 from dalib.data.tasks import Task, split_source, split_target
 from dalib.eval.metrics import predict
 from dalib.eval.transfer import proxy_a_distance
@@ -102,17 +103,15 @@ def _execute(spec: RunSpec, task: Task, options: RunOptions,
     else:
         source_train, source_val = split_source(task.source, spec.seed)
         target = task.target
-    x0 = source_train.dataset[0][0]
-    backbone = build_backbone(prof.backbone, int(torch.as_tensor(x0).numel()),
-                              hidden=prof.hidden, dropout=prof.dropout)
-    model = Classifier(backbone, task.source.num_classes, prof.bottleneck_dim)
+    model = build_model(prof, source_train, task.source.num_classes)
     term_hparams = {k: v for k, v in spec.overrides().items() if k not in ("profile", "weights")}
     terms = build_terms(resolve_method(spec.method), model.feature_dim, model.num_classes, term_hparams, model)
     log_dir = str(Path(options.log_root) / spec.key) if options.log_root else None
     config = TrainConfig(epochs=prof.epochs, iters_per_epoch=prof.iters_per_epoch, batch_size=prof.batch_size, lr=prof.lr,
                          weight_decay=prof.weight_decay, optimizer=prof.optimizer, seed=spec.seed,
-                         device=spec.device, log_dir=log_dir, progress_bar=options.progress_bar)
-    trainer = Trainer(model, Objective(terms), config)
+                         device=spec.device, log_dir=log_dir, progress_bar=options.progress_bar,
+                         lr_mults={} if prof.backbone_lr_mult == 1.0 else {"backbone": prof.backbone_lr_mult})
+    trainer = Trainer(model, Objective(terms), config, augment=get_augmentation(prof.augment))
     weights, reweigher, ess = None, None, None
     if spec.weights:
         reweigher = partial(estimate_weights, spec.weights, **spec.overrides().get("weights", {}))
@@ -127,6 +126,14 @@ def _execute(spec: RunSpec, task: Task, options: RunOptions,
             "n_source_val": len(source_val), "n_target": len(target), "log_dir": log_dir,
             "weights": spec.weights or None, "ess_fraction": ess,
             **domain_distances(model, source_train, target), **history.to_dict()}
+
+
+def build_model(prof: Profile, domain: Domain, num_classes: int) -> Classifier:
+    """The profile's backbone (from its weights file, if any) under a bottleneck and head."""
+    in_dim = int(torch.as_tensor(domain.dataset[0][0]).numel())
+    kwargs: dict[str, Any] = {"hidden": prof.hidden, "dropout": prof.dropout} if prof.backbone == "mlp" else {}
+    backbone = build_backbone(prof.backbone, in_dim, weights=prof.weights or None, **kwargs)
+    return Classifier(backbone, num_classes, prof.bottleneck_dim)
 
 
 def spec_of(record: dict[str, Any], device: str = "cpu") -> RunSpec:

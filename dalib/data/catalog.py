@@ -14,6 +14,7 @@ from dalib.data.digits import rotated_digits
 from dalib.data.domain import Domain, check_compatible, tensor_domain
 from dalib.data.features import PREPROCESSORS, load_feature_file
 from dalib.data.folder import image_folder_domain
+from dalib.data.image_tensors import image_tensor_domain
 from dalib.errors import DalibError
 
 OFFICE10 = ("backpack", "bike", "calculator", "headphones", "keyboard",
@@ -165,8 +166,12 @@ def dataset_dir(spec: DatasetSpec, root: Path | None) -> Path:
 
 
 def load_dataset(name: str, root: Path | None = None, domains: list[str] | None = None,
-                 image_size: int = 224) -> list[Domain]:
-    """Load the named dataset's domains (all, or those named in ``domains``) in catalog order."""
+                 image_size: int = 64) -> list[Domain]:
+    """Load the named dataset's domains (all, or those named in ``domains``) in catalog order.
+
+    Image domains are decoded and resized to ``image_size`` once (cached on disk, see
+    `dalib.data.image_tensors`) and held in memory as normalised (n, 3, s, s) tensors; the
+    default 64 px keeps ResNet training CPU-sized."""
     spec = get_spec(name)
     wanted = [spec.domain(d) for d in domains] if domains else list(spec.domains)
     if spec.kind == "embedded":
@@ -174,7 +179,7 @@ def load_dataset(name: str, root: Path | None = None, domains: list[str] | None 
         return [d for d in rotated_digits() if d.name in keep]
     folder = dataset_dir(spec, root)
     if spec.kind == "images":
-        loaded = [image_folder_domain(folder, d.name, d.short, image_size=image_size) for d in wanted]
+        loaded = [image_tensor_domain(image_folder_domain(folder, d.name, d.short), image_size) for d in wanted]
     else:
         loaded = []
         for d in wanted:

@@ -132,3 +132,21 @@ def _check_writable_place(directory: Path) -> None:
     if any(target == p or p in target.parents for p in protected):
         raise DalibError(f"image cache {directory} lies inside the shared data {protected[0]}, which is read-only; "
                          "set DALIB_CACHE or cache_dir to a folder of your own")
+
+
+def flip_crop(x: Tensor, generator: torch.Generator) -> Tensor:
+    """The trainer's ``augment`` form of `random_flip_crop` with a ±4-pixel shift."""
+    return random_flip_crop(x, 4, generator)
+
+
+AUGMENTATIONS = {"flip_crop": flip_crop}
+
+
+def get_augmentation(name: str):
+    """The training augmentation called ``name`` ("" means none → None)."""
+    if not name:
+        return None
+    try:
+        return AUGMENTATIONS[name]
+    except KeyError:
+        raise DalibError(f"unknown augmentation {name!r}; choose from {', '.join(AUGMENTATIONS)}") from None

@@ -49,6 +49,12 @@ def select_tasks(domains: list[Domain], names: list[str] | None) -> list[Task]:
 
 def split_source(domain: Domain, seed: int, val_fraction: float = 0.2) -> tuple[Domain, Domain]:
     """Stratified split of a labelled source into (train, source-val), fixed by ``seed``."""
+    train_idx, val_idx = split_indices(domain, seed, val_fraction)
+    return domain.subset(train_idx, ":train"), domain.subset(val_idx, ":val")
+
+
+def split_indices(domain: Domain, seed: int, val_fraction: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted indices (train, val) of the stratified split used by `split_source`."""
     y = domain.labels.numpy()
     counts = np.bincount(y, minlength=domain.num_classes)
     stratify = y if counts[counts > 0].min() >= 2 else None
@@ -57,7 +63,7 @@ def split_source(domain: Domain, seed: int, val_fraction: float = 0.2) -> tuple[
                                               random_state=seed, stratify=stratify)
     except ValueError as err:
         raise DalibError(f"cannot split source {domain.name!r} 80/20 ({err}); it needs more samples per class") from None
-    return domain.subset(np.sort(train_idx), ":train"), domain.subset(np.sort(val_idx), ":val")
+    return np.sort(train_idx), np.sort(val_idx)
 
 
 def split_target(domain: Domain, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -58,6 +58,10 @@ class LeNet(nn.Module):
             )
         return self.fc(self.features(x).flatten(1))
 
+    def stages(self) -> list[tuple[str, nn.Module]]:
+        """Stages from input to output for gradual unfreezing: conv1, conv2, fc."""
+        return [("conv1", self.features[:3]), ("conv2", self.features[3:]), ("fc", self.fc)]
+
 
 class TorchvisionBackbone(nn.Module):
     """A torchvision ResNet-18/34/50 or VGG-16 without its ImageNet classifier: (n, 3, H, W) → (n, feature_dim).

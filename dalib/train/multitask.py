@@ -121,6 +121,8 @@ def fit_multitask(trainer: Trainer, train: dict[str, Domain], val: dict[str, Dom
             losses = {}
             for t in names:
                 x, y, _ = next(streams[t])
+                if trainer.augment is not None:
+                    x = trainer.augment(x, trainer.augment_rng)
                 losses[t] = F.cross_entropy(model(x.to(trainer.device))[1][t], y.to(trainer.device))
             loss, parts = loss_fn(losses)
             if not is_finite(loss):

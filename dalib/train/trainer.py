@@ -26,6 +26,7 @@ from dalib.train.schedules import inverse_decay
 
 Reweigher = Callable[[np.ndarray, np.ndarray], np.ndarray]
 EpochHook = Callable[["Trainer", int], None]
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 @dataclass
@@ -111,15 +112,17 @@ class Trainer:
     """
 
     def __init__(self, model: nn.Module, objective: nn.Module, config: TrainConfig,
-                 hooks: Sequence[EpochHook] = ()) -> None:
+                 hooks: Sequence[EpochHook] = (), augment: Augment | None = None) -> None:
         """``objective`` is an `Objective` (or any module with the same call signature, e.g.
         `MultiTaskLoss`); ``hooks`` are called as ``hook(trainer, epoch)`` before each epoch
-        (gradual unfreezing)."""
+        (gradual unfreezing); ``augment(x, generator)`` transforms every training batch
+        (source and target) with a generator seeded from ``config.seed``."""
         self.config = config
         self.device = torch.device(config.device)
         self.model = model.to(self.device)
         self.objective = objective.to(self.device)
-        self.hooks = list(hooks)
+        self.hooks, self.augment = list(hooks), augment
+        self.augment_rng = torch.Generator().manual_seed(config.seed + 2)
         terms = [t.discrepancy for t in getattr(objective, "terms", [])]
         self.uses_target = any(d.uses_target for d in terms)
         self.optimizer = self._make_optimizer([p for d in terms for p in d.anchored_parameters()])
@@ -184,6 +187,8 @@ class Trainer:
                 lr = self.set_lr(progress)
                 xs, ys, idx = next(src)
                 xt, _, _ = next(tgt)  # target labels are dropped here, never used in training
+                if self.augment is not None:
+                    xs, xt = self.augment(xs, self.augment_rng), self.augment(xt, self.augment_rng)
                 loss, parts = self._step(xs, ys, xt, progress, None if weights is None else weights[idx], step)
                 for k, v in parts.items():
                     sums[k] = sums.get(k, 0.0) + (v.detach() if isinstance(v, torch.Tensor) else v)

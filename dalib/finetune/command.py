@@ -1,0 +1,38 @@
+"""`dalib finetune EXPERIMENT.yaml`: the model-based transfer experiment (see `experiment`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dalib.errors import DalibError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register the ``finetune`` sub-command."""
+    p = sub.add_parser("finetune", help="pretrain, then k-shot fine-tuning strategies, adaptation and multi-task "
+                                         "(one YAML experiment; resumes finished runs)")
+    p.add_argument("experiment", help="YAML file, e.g. experiments/finetune_office_caltech10_images.yaml")
+    p.add_argument("--out", help="output folder (default: the file's 'out', else runs/finetune)")
+    p.add_argument("--data-root", help="folder holding the datasets (default: DALIB_DATA, then ../shared/data)")
+    p.set_defaults(func=cmd_finetune)
+
+
+def cmd_finetune(args: argparse.Namespace) -> None:
+    import yaml
+
+    from dalib.data.root import find_data_root
+    from dalib.finetune.experiment import run_experiment
+
+    path = Path(args.experiment)
+    if not path.is_file():
+        raise DalibError(f"experiment file not found: {path}")
+    try:
+        cfg = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise DalibError(f"{path} is not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(cfg, dict):
+        raise DalibError(f"{path} must hold a mapping with dataset, backbone, pretrain and kshot sections")
+    out = Path(args.out or cfg.get("out", "runs/finetune"))
+    print(run_experiment(cfg, out, find_data_root(args.data_root)), end="")
+    print(f"report written to {out / 'report.md'}")

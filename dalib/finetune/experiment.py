@@ -1,0 +1,144 @@
+"""The model-based transfer experiment behind `dalib finetune --config FILE`.
+
+One YAML file names four stages; each finished run is stored as JSON under ``out`` and
+skipped when the command is run again (a killed experiment resumes):
+
+1. ``pretrain``: supervised training of the backbone on the pooled source domains; the
+   backbone's weights are saved to ``out/pretrained-<backbone>.pt``.
+2. ``kshot``: k labelled images per class of the target domain; every strategy of
+   `dalib.finetune.strategies` (scratch, feature extraction, full, layer-wise, gradual,
+   L2-SP, BSS) is trained from those weights and tested on the rest of the domain.
+3. ``adaptation``: unsupervised domain adaptation (e.g. DANN A→W) through the bench harness,
+   starting from the same weights.
+4. ``multitask`` (optional): class + domain heads on one backbone (`multitask_run`).
+
+Every number is read at the last epoch: no target label selects anything.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from dalib.bench.profiles import profile_for
+from dalib.bench.run import RunOptions, RunSpec, execute, write_json_atomic
+from dalib.data.catalog import load_dataset
+from dalib.data.tasks import select_tasks
+from dalib.errors import DalibError
+from dalib.finetune.fewshot import FewShotConfig, pretrain, run_kshot
+from dalib.finetune.multitask_run import run_multitask
+from dalib.finetune.strategies import get_strategy
+from dalib.train.trainer import TrainConfig
+
+Say = Callable[[str], None]
+
+
+def _stored(path: Path, run: Callable[[], dict[str, Any]], say: Say) -> dict[str, Any]:
+    """The record at ``path`` if a previous run finished it, else run and store it."""
+    if path.is_file():
+        say(f"  done before: {path.name}")
+        return json.loads(path.read_text())
+    record = run()
+    write_json_atomic(path, record)
+    say(f"  {path.stem}: {record.get('seconds', 0):.0f} s")
+    return record
+
+
+def _mean_std(values: list[float]) -> str:
+    a = 100 * np.asarray(values)
+    return f"{a.mean():.1f} ± {a.std(ddof=1) if len(a) > 1 else 0.0:.1f}"
+
+
+def _train_config(section: dict[str, Any], seed: int) -> TrainConfig:
+    keys = ("epochs", "iters_per_epoch", "batch_size", "lr", "weight_decay", "optimizer")
+    return TrainConfig(seed=seed, selection_scores=False, **{k: section[k] for k in keys if k in section})
+
+
+def run_experiment(cfg: dict[str, Any], out: Path, data_root: Path | None, say: Say = print) -> str:
+    """Run (or resume) every stage of ``cfg``; write and return the markdown report."""
+    for key in ("dataset", "backbone", "pretrain", "kshot"):
+        if key not in cfg:
+            raise DalibError(f"fine-tuning config lacks {key!r}; see experiments/finetune_office_caltech10_images.yaml")
+    start, out = time.perf_counter(), Path(out)
+    size = int(cfg.get("image_size", 64))
+    domains = {d.name: d for d in load_dataset(cfg["dataset"], data_root, image_size=size)}
+    backbone, weights = cfg["backbone"], out / f"pretrained-{cfg['backbone']}.pt"
+    pre_cfg = cfg["pretrain"]
+    say(f"pretraining {backbone} on {'+'.join(pre_cfg['domains'])} ({size} px)")
+    pre_domains = [domains[n] for n in pre_cfg["domains"]]
+    pre = _stored(out / "pretrain.json", lambda: pretrain(
+        pre_domains, backbone, weights, int(pre_cfg.get("seed", 0)), _train_config(pre_cfg, int(pre_cfg.get("seed", 0))),
+        pre_cfg.get("augment", "flip_crop")), say)
+    if not weights.is_file():
+        raise DalibError(f"{out / 'pretrain.json'} exists but {weights} is missing; delete the json to pretrain again")
+    ks = cfg["kshot"]
+    fs = FewShotConfig(**{k: ks[k] for k in FewShotConfig.__dataclass_fields__ if k in ks})
+    target = domains[ks["domain"]]
+    say(f"{fs.k}-shot fine-tuning on {target.name}")
+    kshot = {name: [_stored(out / "kshot" / f"{name}-seed{seed}.json",
+                            lambda: run_kshot(get_strategy(name), backbone, weights, target, seed, fs), say)
+                    for seed in ks.get("seeds", [0])] for name in ks["strategies"]}
+    adapt: dict[str, list[dict[str, Any]]] = {}
+    if "adaptation" in cfg:
+        ad = cfg["adaptation"]
+        task = select_tasks(list(domains.values()), [ad["task"]])[0]
+        prof = profile_for(cfg["dataset"]).with_overrides(backbone=backbone, weights=str(weights),
+                                                          **ad.get("profile", {}))
+        say(f"adaptation {task.name} from the same weights")
+        for method in ad["methods"]:
+            adapt[method] = [_stored(out / "adapt" / f"{method}-seed{seed}.json", lambda: execute(
+                RunSpec(cfg["dataset"], task.ascii_name, method, seed, prof), task, RunOptions(threads=2)), say)
+                for seed in ad.get("seeds", [0])]
+    multi: dict[str, list[dict[str, Any]]] = {}
+    if "multitask" in cfg:
+        mt = cfg["multitask"]
+        mt_domains = load_dataset(mt["dataset"], data_root, image_size=size)
+        say(f"multi-task class + domain on {mt['dataset']}")
+        for setting in mt["settings"]:
+            multi[setting] = [_stored(out / "multitask" / f"{setting}-seed{seed}.json", lambda: run_multitask(
+                mt_domains, mt["backbone"], setting, seed, _train_config(mt, seed), augment=mt.get("augment", "")), say)
+                for seed in mt.get("seeds", [0])]
+    report = format_report(cfg, pre, kshot, adapt, multi, time.perf_counter() - start)
+    (out / "report.md").write_text(report)
+    return report
+
+
+def format_report(cfg: dict[str, Any], pre: dict[str, Any], kshot: dict[str, list[dict[str, Any]]],
+                  adapt: dict[str, list[dict[str, Any]]], multi: dict[str, list[dict[str, Any]]],
+                  wall: float) -> str:
+    """Markdown tables of the four stages (accuracy in %, mean ± std over seeds)."""
+    ks = cfg["kshot"]
+    first = next(iter(kshot.values()))[0]
+    lines = [f"# Model-based transfer on {cfg['dataset']} ({cfg.get('image_size', 64)} px, {cfg['backbone']})", "",
+             f"Pre-training on {' + '.join(pre['domains'])}: source-val accuracy {100 * pre['source_val_acc']:.1f}% "
+             f"after {pre['epochs'][-1]['step']} steps, {pre['seconds']:.0f} s.", "",
+             f"## {first['k']}-shot fine-tuning on {ks['domain']} ({first['n_train']} labelled images, "
+             f"tested on the other {first['n_test']}; last epoch, no selection)", "",
+             "| strategy | test accuracy (%) | seeds | s / run |", "|---|---|---|---|"]
+    for name, recs in kshot.items():
+        lines.append(f"| {name} | {_mean_std([r['test_acc'] for r in recs])} | {len(recs)} | "
+                     f"{np.mean([r['seconds'] for r in recs]):.0f} |")
+    if adapt:
+        task = next(iter(adapt.values()))[0]["task_name"]
+        lines += ["", f"## Unsupervised adaptation {task} from the pre-trained weights "
+                  "(all target images, no target labels; last epoch)", "",
+                  "| method | target accuracy (%) | seeds | s / run |", "|---|---|---|---|"]
+        for method, recs in adapt.items():
+            lines.append(f"| {method} | {_mean_std([r['epochs'][-1]['target_acc'] for r in recs])} | {len(recs)} | "
+                         f"{np.mean([r['seconds'] for r in recs]):.0f} |")
+    if multi:
+        lines += ["", f"## Multi-task: class + domain heads on {cfg['multitask']['dataset']} "
+                  "(source-val split of the pooled domains; last epoch)", "",
+                  "| setting | class accuracy (%) | domain accuracy (%) | final task weights | s / run |",
+                  "|---|---|---|---|---|"]
+        for setting, recs in multi.items():
+            dom = _mean_std([r["val_acc"]["domain"] for r in recs]) if "domain" in recs[0]["val_acc"] else "–"
+            w = ", ".join(f"{k} {np.mean([r['task_weights'][k] for r in recs]):.2f}" for k in recs[0]["task_weights"])
+            lines.append(f"| {setting} | {_mean_std([r['val_acc']['class'] for r in recs])} | {dom} | {w} | "
+                         f"{np.mean([r['seconds'] for r in recs]):.0f} |")
+    lines += ["", f"Wall time of this invocation: {wall / 60:.1f} min (runs stored earlier are not re-run)."]
+    return "\n".join(lines) + "\n"
