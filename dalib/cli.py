@@ -38,7 +38,7 @@ def parse_hparams(items: list[str]) -> tuple[tuple[str, str, Any], ...]:
 
 
 def cmd_data_list(args: argparse.Namespace) -> None:
-    from dalib.data.catalog import CATALOG, load_dataset
+    from dalib.data.catalog import CATALOG, domain_sizes
     from dalib.data.root import find_data_root
     from dalib.data.verify import files_present
 
@@ -49,7 +49,7 @@ def cmd_data_list(args: argparse.Namespace) -> None:
     for spec in CATALOG.values():
         found = files_present(spec, root)
         if found:
-            domains = ", ".join(f"{d.name} ({len(d)})" for d in load_dataset(spec.name, root))
+            domains = ", ".join(f"{name} ({n})" for name, n in domain_sizes(spec.name, root))
         else:
             domains = ", ".join(d.name for d in spec.domains)
         status = "found" if found else "missing"

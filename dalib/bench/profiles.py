@@ -49,6 +49,13 @@ PROFILES: dict[str, Profile] = {
     # start from pretrained weights (the backbone then learns at 0.1× the head's rate)
     "office-caltech10-images": Profile(backbone="resnet18", bottleneck_dim=256, epochs=10, iters_per_epoch=30,
                                        backbone_lr_mult=0.1, augment="flip_crop"),
+    # frozen MiniLM sentence embeddings (384-d) → MLP; 500 steps
+    "amazon-sentiment": Profile(hidden=(256,), bottleneck_dim=128, epochs=10, iters_per_epoch=50),
+    # full fine-tuning of MiniLM, CPU-sized: 2 × 100 steps of 16 reviews, Adam with the encoder
+    # at 0.1× the new layers' rate
+    "amazon-sentiment-tokens": Profile(backbone="minilm", bottleneck_dim=256, epochs=2, iters_per_epoch=100,
+                                       batch_size=16, lr=2e-4, weight_decay=0.0, optimizer="adam",
+                                       backbone_lr_mult=0.1),
 }
 
 

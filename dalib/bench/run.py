@@ -157,7 +157,7 @@ def domain_distances(model: torch.nn.Module, source: Domain, target: Domain) -> 
     on the trained model's bottleneck features."""
     ts, tt = source.tensors, target.tensors
     before = None
-    if ts is not None and tt is not None:
+    if ts is not None and tt is not None and ts[0].is_floating_point():  # not on token ids
         before = proxy_a_distance(ts[0].flatten(1).double().numpy(), tt[0].flatten(1).double().numpy())
     after = proxy_a_distance(predict(model, source).features.double().numpy(),
                              predict(model, target).features.double().numpy())

@@ -3,7 +3,9 @@
 ``shallow_coral_1nn`` adapts features with `dalib.shallow.CORAL` and classifies with 1-NN;
 ``shallow_none_svm`` is the unadapted linear-SVM baseline; ``shallow_kmm_lr`` fits a logistic
 regression with KMM instance weights (any of `dalib.reweighting.WEIGHT_ESTIMATORS`, with the
-``lr`` or ``svm`` classifier, which take ``sample_weight``). The protocol is the deep one:
+``lr`` or ``svm`` classifier, which take ``sample_weight``). ``shallow_tfidf_lr`` is the text
+baseline: TF-IDF of the raw texts (``Domain.texts``; vocabulary from source and unlabelled
+target texts) and logistic regression. The protocol is the deep one:
 fit on the source train split (80%) and all unlabelled target samples; the record has one
 "epoch" holding source-val accuracy and target accuracy.
 """
@@ -17,6 +19,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
+from dalib.data.domain import Domain
 from dalib.data.tasks import Task, split_source
 from dalib.errors import DalibError
 from dalib.reweighting import WEIGHT_ESTIMATORS, ReweightedClassifier, effective_sample_size
@@ -24,6 +27,7 @@ from dalib.shallow import SHALLOW_METHODS, ShallowDAClassifier, make_classifier
 
 PREFIX = "shallow_"
 CLASSIFIER_NAMES = {"1nn": "1nn", "svm": "linear_svm", "lr": "logistic_regression"}
+TFIDF = f"{PREFIX}tfidf_lr"
 
 
 def _classifier(name: str) -> BaseEstimator:
@@ -46,7 +50,7 @@ def parse_shallow(method: str) -> tuple[str, str]:
 def shallow_methods() -> list[str]:
     """Every shallow method name: feature adapters × classifiers, weightings × weighted classifiers."""
     return ([f"{PREFIX}{a}_{c}" for a in SHALLOW_METHODS for c in CLASSIFIER_NAMES]
-            + [f"{PREFIX}{w}_{c}" for w in WEIGHT_ESTIMATORS for c in ("lr", "svm")])
+            + [f"{PREFIX}{w}_{c}" for w in WEIGHT_ESTIMATORS for c in ("lr", "svm")] + [TFIDF])
 
 
 def execute_shallow(method: str, task: Task, seed: int, hparams: dict[str, Any],
@@ -55,6 +59,8 @@ def execute_shallow(method: str, task: Task, seed: int, hparams: dict[str, Any],
     (all of it, and the ``heldout`` indices the target-only reference is evaluated on)."""
     adapter_name, clf = parse_shallow(method)
     source_train, source_val = split_source(task.source, seed)
+    if method == TFIDF:
+        return _execute_tfidf(source_train, source_val, task, hparams, heldout)
     tensors = [d.tensors for d in (source_train, source_val, task.target)]
     if any(t is None for t in tensors):
         raise DalibError(f"shallow method {method!r} needs in-memory features; use a feature dataset")
@@ -73,9 +79,31 @@ def execute_shallow(method: str, task: Task, seed: int, hparams: dict[str, Any],
             tgt_pred = model.predict(xt)
     except TypeError as err:
         raise DalibError(f"bad hyper-parameters for {method!r}: {err}") from None
+    return _record(val_pred, yv, tgt_pred, yt, heldout, time.perf_counter() - start, len(ys), extra)
+
+
+def _record(val_pred: np.ndarray, yv: np.ndarray, tgt_pred: np.ndarray, yt: np.ndarray, heldout: np.ndarray | None,
+            seconds: float, n_train: int, extra: dict[str, Any]) -> dict[str, Any]:
+    """A shallow run's record: one "epoch" with source-val and target accuracy."""
     tgt_acc = float(np.mean(tgt_pred == yt))  # target labels: reporting only
     epoch = {"epoch": 1, "step": 0, "losses": {}, "source_val_acc": float(np.mean(val_pred == yv)),
              "target_acc": tgt_acc, "target_entropy": float("nan"), "lr": 0.0,
              "target_heldout_acc": None if heldout is None else float(np.mean(tgt_pred[heldout] == yt[heldout]))}
-    return {"epochs": [epoch], "seconds": time.perf_counter() - start, **extra,
-            "n_source_train": len(ys), "n_source_val": len(yv), "n_target": len(yt)}
+    return {"epochs": [epoch], "seconds": seconds, **extra,
+            "n_source_train": n_train, "n_source_val": len(yv), "n_target": len(yt)}
+
+
+def _execute_tfidf(source_train: Domain, source_val: Domain, task: Task, hparams: dict[str, Any],
+                   heldout: np.ndarray | None) -> dict[str, Any]:
+    from dalib.text.tfidf import TfidfLinear
+
+    if source_train.texts is None or task.target.texts is None or source_val.texts is None:
+        raise DalibError(f"{TFIDF} needs raw texts; use a text dataset such as amazon-sentiment")
+    start = time.perf_counter()
+    try:
+        model = TfidfLinear(**hparams).fit(source_train.texts, source_train.labels.numpy(), task.target.texts)
+    except TypeError as err:
+        raise DalibError(f"bad hyper-parameters for {TFIDF!r}: {err}") from None
+    yv, yt = source_val.labels.numpy(), task.target.labels.numpy()
+    return _record(model.predict(source_val.texts), yv, model.predict(task.target.texts), yt, heldout,
+                   time.perf_counter() - start, len(source_train), {})

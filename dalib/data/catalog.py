@@ -34,7 +34,10 @@ class DomainSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A named benchmark. ``kind`` is ``features``, ``images`` or ``embedded``.
+    """A named benchmark. ``kind`` is ``features``, ``images``, ``text`` or ``embedded``.
+
+    For ``text``, ``preprocess`` names the representation of `dalib.text.domains`
+    (``minilm``, ``tokens`` or ``counts``) and ``max_length`` the token limit.
 
     ``sha256`` maps each file (relative to ``folder``) to its digest; for image folders
     ``manifest`` names a ``sha256sum``-style list whose own digest is in ``sha256``.
@@ -50,6 +53,7 @@ class DatasetSpec:
     sha256: dict[str, str] = field(default_factory=dict)
     manifest: str = ""
     note: str = ""
+    max_length: int = 0
 
     def domain(self, key: str) -> DomainSpec:
         """Find a domain by name or short name (case-insensitive)."""
@@ -147,6 +151,38 @@ CATALOG: dict[str, DatasetSpec] = {spec.name: spec for spec in [
 ]}
 
 
+_SENTIMENT_SHA256 = {
+    "sorted_data_acl/books/positive.review": "72c39d63dfd7edf77895de7c796f67e095f847f4b56bca0704aba3bbf57f23b9",
+    "sorted_data_acl/books/negative.review": "562c58de7f739c9af2d62377ea2253ff73e89f69c84a332088f341cdb0e09660",
+    "sorted_data_acl/dvd/positive.review": "fcf5207f79aa8af4910b5793c15fe90f25eb39501f9f4bdbd8f60a817224e28d",
+    "sorted_data_acl/dvd/negative.review": "de1b539d29dc7edfbabf0ca4b1bce4e296d486533f3730012e4b49e36e762fa3",
+    "sorted_data_acl/electronics/positive.review": "98daefad1056ec8d98fe910bdb50ae282695b9c2b89c2bc1513b9d2203b38a11",
+    "sorted_data_acl/electronics/negative.review": "571287120d63e289753231804f33169b2ec4348ca6d24fa0d781a3a08e6376ff",
+    "sorted_data_acl/kitchen/positive.review": "90ebec2b5a6ac040e16836c32b8efbd92ce98804b916c6367f7ade3b8d536798",
+    "sorted_data_acl/kitchen/negative.review": "0ad1fa1f4539b47933fcef01be674b1246d1dc01403197c1439004cbaf4b543e",
+    "processed_acl/books/positive.review": "d27a35a59e99b2c2d56731cad8d63870f8a3b9063a70bf8c18862e0a107cdd02",
+    "processed_acl/books/negative.review": "42e4d7e63f429e396de0db87b814f8c6a4b4948d34c94524725b0fe2944a0ff4",
+    "processed_acl/dvd/positive.review": "7e3a2655f9afd141bba569d0df6a4444f6bfa3c28daf243f21125c757940b563",
+    "processed_acl/dvd/negative.review": "9f0c977cf863f361f1f9961dc9e8c2b88630902da3eb5fd880146445144c355d",
+    "processed_acl/electronics/positive.review": "38d0ee5fd4147cfaff427b7f8c1ea9aacbb1fd383d51676288b7af5947fe039f",
+    "processed_acl/electronics/negative.review": "497d95c1ce079d2db672f9d2efa9cc02ba4ebd2a525f7b2495233305def11616",
+    "processed_acl/kitchen/positive.review": "30fd84894433ee9dd7f7aa3da6f858811104e364528719be2d77372295c7d3b3",
+    "processed_acl/kitchen/negative.review": "674510d22f8f0b27790d323ef8633408777e92c122e801ee4ba02bb001d1d798",
+}
+_SENTIMENT = tuple(DomainSpec(n, s) for n, s in (("books", "B"), ("dvd", "D"), ("electronics", "E"), ("kitchen", "K")))
+for _name, _rep, _len, _note in [
+    ("amazon-sentiment", "minilm", 256, "raw reviews (title + text) embedded once by all-MiniLM-L6-v2: 384-d, "
+     "mean-pooled, unit norm, cached; needs the [text] extra"),
+    ("amazon-sentiment-tokens", "tokens", 128, "raw reviews as MiniLM token ids (max 128) for full fine-tuning "
+     "(backbone minilm); needs the [text] extra"),
+    ("amazon-sentiment-counts", "counts", 0, "processed_acl unigram+bigram counts, 5000 tokens, log(1+c), "
+     "rows L2-normalised"),
+]:
+    CATALOG[_name] = DatasetSpec(_name, "text", _SENTIMENT, ("negative", "positive"),
+                                 folder="amazon_multidomain_sentiment_text", preprocess=_rep,
+                                 sha256=_SENTIMENT_SHA256, note=_note, max_length=_len)
+
+
 def get_spec(name: str) -> DatasetSpec:
     """The catalog entry called ``name``."""
     try:
@@ -178,7 +214,11 @@ def load_dataset(name: str, root: Path | None = None, domains: list[str] | None 
         keep = {d.name for d in wanted}
         return [d for d in rotated_digits() if d.name in keep]
     folder = dataset_dir(spec, root)
-    if spec.kind == "images":
+    if spec.kind == "text":
+        from dalib.text.domains import load_sentiment  # the [text] extra is needed only here
+
+        loaded = load_sentiment(folder, [d.name for d in wanted], spec.preprocess, spec.max_length)
+    elif spec.kind == "images":
         loaded = [image_tensor_domain(image_folder_domain(folder, d.name, d.short), image_size) for d in wanted]
     else:
         loaded = []
@@ -188,3 +228,16 @@ def load_dataset(name: str, root: Path | None = None, domains: list[str] | None 
             loaded.append(tensor_domain(d.name, d.short, list(spec.class_names), x, y))
     check_compatible(loaded)
     return loaded
+
+
+def domain_sizes(name: str, root: Path | None) -> list[tuple[str, int]]:
+    """(domain, number of samples) of a dataset; text datasets are counted from the raw
+    reviews, without embedding or tokenizing them."""
+    spec = get_spec(name)
+    if spec.kind == "text":
+        from dalib.text.domains import load_sentiment
+
+        loaded = load_sentiment(dataset_dir(spec, root), [d.name for d in spec.domains], "raw", 0)
+    else:
+        loaded = load_dataset(name, root)
+    return [(d.name, len(d)) for d in loaded]

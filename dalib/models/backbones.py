@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from dalib.errors import DalibError
 from dalib.models.vision import ARCHS, LeNet, TorchvisionBackbone, load_weights
+from dalib.text.backbone import build_minilm_backbone  # loads transformers only when built
 
 
 class MLP(nn.Module):
@@ -36,7 +37,7 @@ class MLP(nn.Module):
         return self.net(x)
 
 
-BACKBONES = {"mlp": MLP, "lenet": LeNet,
+BACKBONES = {"mlp": MLP, "lenet": LeNet, "minilm": build_minilm_backbone,
              **{arch: partial(TorchvisionBackbone, arch) for arch in ARCHS}}
 
 
