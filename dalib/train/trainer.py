@@ -19,7 +19,7 @@ from dalib.data.sampling import BatchStream
 from dalib.errors import DalibError
 from dalib.eval.metrics import predict
 from dalib.eval.selection import unsupervised_scores
-from dalib.train.objective import Objective, describe_nonfinite, is_finite
+from dalib.train.objective import describe_nonfinite, is_finite
 from dalib.train.param_groups import frozen_norms_to_eval, param_groups
 from dalib.train.schedules import inverse_decay
 

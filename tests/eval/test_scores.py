@@ -1,8 +1,5 @@
 """Unsupervised selection scores: IWV, DEV, SND and the validation density ratio."""
 
-import time
-import warnings
-
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
