@@ -14,6 +14,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                          "(one YAML experiment; resumes finished runs)")
     p.add_argument("experiment", help="YAML file, e.g. experiments/finetune_office_caltech10_images.yaml")
     p.add_argument("--out", help="output folder (default: the file's 'out', else runs/finetune)")
+    p.add_argument("--weights", help="start from this local state-dict file (e.g. ImageNet ResNet-18) instead of "
+                                      "pre-training; never downloaded")
     p.add_argument("--data-root", help="folder holding the datasets (default: DALIB_DATA, then ../shared/data)")
     p.set_defaults(func=cmd_finetune)
 
@@ -34,5 +36,6 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     if not isinstance(cfg, dict):
         raise DalibError(f"{path} must hold a mapping with dataset, backbone, pretrain and kshot sections")
     out = Path(args.out or cfg.get("out", "runs/finetune"))
-    print(run_experiment(cfg, out, find_data_root(args.data_root)), end="")
+    weights = Path(args.weights) if args.weights else None
+    print(run_experiment(cfg, out, find_data_root(args.data_root), weights=weights), end="")
     print(f"report written to {out / 'report.md'}")

@@ -58,23 +58,26 @@ def _train_config(section: dict[str, Any], seed: int) -> TrainConfig:
     return TrainConfig(seed=seed, selection_scores=False, **{k: section[k] for k in keys if k in section})
 
 
-def run_experiment(cfg: dict[str, Any], out: Path, data_root: Path | None, say: Say = print) -> str:
-    """Run (or resume) every stage of ``cfg``; write and return the markdown report."""
-    for key in ("dataset", "backbone", "pretrain", "kshot"):
+def run_experiment(cfg: dict[str, Any], out: Path, data_root: Path | None, say: Say = print,
+                   weights: Path | None = None) -> str:
+    """Run (or resume) every stage of ``cfg``; write and return the markdown report.
+
+    With ``weights`` (a local state-dict file, e.g. torchvision's ImageNet ResNet-18) the
+    ``pretrain`` stage is skipped and every later stage starts from that file."""
+    for key in ("dataset", "backbone", "kshot", *(() if weights else ("pretrain",))):
         if key not in cfg:
             raise DalibError(f"fine-tuning config lacks {key!r}; see experiments/finetune_office_caltech10_images.yaml")
     start, out = time.perf_counter(), Path(out)
     size = int(cfg.get("image_size", 64))
     domains = {d.name: d for d in load_dataset(cfg["dataset"], data_root, image_size=size)}
-    backbone, weights = cfg["backbone"], out / f"pretrained-{cfg['backbone']}.pt"
-    pre_cfg = cfg["pretrain"]
-    say(f"pretraining {backbone} on {'+'.join(pre_cfg['domains'])} ({size} px)")
-    pre_domains = [domains[n] for n in pre_cfg["domains"]]
-    pre = _stored(out / "pretrain.json", lambda: pretrain(
-        pre_domains, backbone, weights, int(pre_cfg.get("seed", 0)), _train_config(pre_cfg, int(pre_cfg.get("seed", 0))),
-        pre_cfg.get("augment", "flip_crop")), say)
-    if not weights.is_file():
-        raise DalibError(f"{out / 'pretrain.json'} exists but {weights} is missing; delete the json to pretrain again")
+    backbone = cfg["backbone"]
+    if weights is not None:
+        if not Path(weights).is_file():
+            raise DalibError(f"weights file not found: {weights}; dalib never downloads weights (see README)")
+        pre: dict[str, Any] = {"weights": str(weights)}
+    else:
+        weights = out / f"pretrained-{backbone}.pt"
+        pre = _pretrain(cfg, domains, weights, out, say)
     ks = cfg["kshot"]
     fs = FewShotConfig(**{k: ks[k] for k in FewShotConfig.__dataclass_fields__ if k in ks})
     target = domains[ks["domain"]]
@@ -107,15 +110,29 @@ def run_experiment(cfg: dict[str, Any], out: Path, data_root: Path | None, say: 
     return report
 
 
+def _pretrain(cfg: dict[str, Any], domains: dict[str, Any], weights: Path, out: Path, say: Say) -> dict[str, Any]:
+    """Stage 1 (stored in out/pretrain.json): pre-train and save the backbone to ``weights``."""
+    pre_cfg, seed = cfg["pretrain"], int(cfg["pretrain"].get("seed", 0))
+    say(f"pretraining {cfg['backbone']} on {'+'.join(pre_cfg['domains'])} ({cfg.get('image_size', 64)} px)")
+    record = _stored(out / "pretrain.json", lambda: pretrain(
+        [domains[n] for n in pre_cfg["domains"]], cfg["backbone"], weights, seed, _train_config(pre_cfg, seed),
+        pre_cfg.get("augment", "flip_crop")), say)
+    if not weights.is_file():
+        raise DalibError(f"{out / 'pretrain.json'} exists but {weights} is missing; delete the json to pretrain again")
+    return record
+
+
 def format_report(cfg: dict[str, Any], pre: dict[str, Any], kshot: dict[str, list[dict[str, Any]]],
                   adapt: dict[str, list[dict[str, Any]]], multi: dict[str, list[dict[str, Any]]],
                   wall: float) -> str:
     """Markdown tables of the four stages (accuracy in %, mean ± std over seeds)."""
     ks = cfg["kshot"]
     first = next(iter(kshot.values()))[0]
-    lines = [f"# Model-based transfer on {cfg['dataset']} ({cfg.get('image_size', 64)} px, {cfg['backbone']})", "",
+    start = (f"Starting weights: {pre['weights']} (given, no pre-training)." if "domains" not in pre else
              f"Pre-training on {' + '.join(pre['domains'])}: source-val accuracy {100 * pre['source_val_acc']:.1f}% "
-             f"after {pre['epochs'][-1]['step']} steps, {pre['seconds']:.0f} s.", "",
+             f"after {pre['epochs'][-1]['step']} steps, {pre['seconds']:.0f} s.")
+    lines = [f"# Model-based transfer on {cfg['dataset']} ({cfg.get('image_size', 64)} px, {cfg['backbone']})", "",
+             start, "",
              f"## {first['k']}-shot fine-tuning on {ks['domain']} ({first['n_train']} labelled images, "
              f"tested on the other {first['n_test']}; last epoch, no selection)", "",
              "| strategy | test accuracy (%) | seeds | s / run |", "|---|---|---|---|"]

@@ -87,6 +87,22 @@ def test_finetune_command_reports_bad_configs(tmp_path, capsys):
     config = tmp_path / "exp.yaml"
     config.write_text("dataset: rotated-digits\nbackbone: lenet\n")
     assert main(["finetune", str(config), "--out", str(tmp_path)]) == 2
-    assert "lacks 'pretrain'" in capsys.readouterr().err
+    assert "lacks 'kshot'" in capsys.readouterr().err
     assert main(["finetune", str(tmp_path / "none.yaml")]) == 2
     assert "experiment file not found" in capsys.readouterr().err
+
+
+def test_finetune_command_starts_from_given_weights(tmp_path, capsys):
+    torch.manual_seed(0)
+    save_weights(build_backbone("lenet", 64), tmp_path / "start.pt")
+    config = tmp_path / "exp.yaml"
+    config.write_text("dataset: rotated-digits\nbackbone: lenet\n"
+                      "kshot: {domain: rot90, k: 5, seeds: [0], strategies: [full], epochs: 1, iters_per_epoch: 3, "
+                      "augment: ''}\n")
+    out = tmp_path / "out"
+    assert main(["finetune", str(config), "--out", str(out), "--weights", str(tmp_path / "start.pt")]) == 0
+    assert f"Starting weights: {tmp_path / 'start.pt'} (given, no pre-training)" in (out / "report.md").read_text()
+    assert not (out / "pretrain.json").exists()
+    assert json.loads((out / "kshot" / "full-seed0.json").read_text())["weights"] == str(tmp_path / "start.pt")
+    assert main(["finetune", str(config), "--out", str(out), "--weights", str(tmp_path / "none.pt")]) == 2
+    assert "weights file not found" in capsys.readouterr().err
