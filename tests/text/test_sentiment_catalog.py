@@ -69,8 +69,10 @@ def test_unknown_representation_is_refused(data_root):
         text_domains.load_sentiment(data_root / "amazon_multidomain_sentiment_text", ["books"], "bert", 128)
 
 
-def test_full_fine_tuning_runs_through_the_harness(tmp_path):
-    """Token ids → MiniLM backbone → bottleneck → head, trained by the one trainer."""
+@pytest.mark.parametrize("method", ["source_only", "dann"])
+def test_full_fine_tuning_runs_through_the_harness(tmp_path, method):
+    """Token ids → MiniLM backbone → bottleneck → head, trained by the one trainer, alone or
+    with an alignment term on top."""
     import torch
 
     from dalib.data.tasks import Task
@@ -85,8 +87,9 @@ def test_full_fine_tuning_runs_through_the_harness(tmp_path):
     src, tgt = [token_domain(d, max_length=16) for d in load_text_domains(tmp_path)]
     prof = profile_for("amazon-sentiment-tokens").with_overrides(epochs=1, iters_per_epoch=2, batch_size=4)
     holder: dict[str, torch.nn.Module] = {}
-    rec = execute(RunSpec("mine", "S2T", "source_only", 0, prof), Task(src, tgt), RunOptions(), keep_model=holder)
+    rec = execute(RunSpec("mine", "S2T", method, 0, prof), Task(src, tgt), RunOptions(), keep_model=holder)
     assert rec["epochs"][0]["step"] == 2 and rec["pad_input"] is None  # no distance on token ids
+    assert (method == "dann") == ("dann" in rec["epochs"][0]["losses"])
     from dalib.text.backbone import MiniLMBackbone
 
     fresh = MiniLMBackbone().state_dict()
