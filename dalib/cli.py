@@ -163,7 +163,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
         print(f"  [{done}/{total}] {rec['task_name']} {rec['method']} seed {rec['seed']}: "
               f"last-epoch target acc {acc:.1f}% ({rec['seconds']:.1f}s)", flush=True)
 
-    options = RunOptions(log_root=log_root, progress_bar=args.progress)
+    options = RunOptions(log_root=log_root, progress_bar=args.progress, threads=args.threads)
     records = run_grid(source, specs, out, options, args.workers, progress,
                        backend=args.backend, ray_address=args.ray_address)
     wall = time.perf_counter() - start
@@ -298,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/bench")
     p.add_argument("--select", default="last", help="last | source-val | entropy | iwv | dev | snd | oracle (uses target labels)")
     p.add_argument("--workers", type=int, default=1, help="runs in parallel (local processes or Ray tasks)")
+    p.add_argument("--threads", type=int, default=1, help="torch/BLAS threads per run (1: the same numbers on every backend)")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="local processes, or Ray (pip install 'dalib[ray]'; ray.init() locally unless --ray-address)")
     p.add_argument("--ray-address", help="address of a running Ray cluster for --backend ray")
