@@ -5,18 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dalib.cli import build_parser, load_config, main
 from dalib.errors import DalibError
+from dalib.finetune.strategies import STRATEGIES
 
 EXPERIMENTS = sorted((Path(__file__).resolve().parents[2] / "experiments").glob("*.yaml"))
+FINETUNE = [p for p in EXPERIMENTS if "kshot" in yaml.safe_load(p.read_text())]  # `dalib finetune` files
 
 
-@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [p for p in EXPERIMENTS if p not in FINETUNE], ids=lambda p: p.name)
 def test_every_experiment_parses_into_known_bench_options(path):
     config = load_config(str(path))
     known = {a.dest for a in build_parser().bench_parser._actions}
     assert set(config) <= known and config["dataset"]
+
+
+@pytest.mark.parametrize("path", FINETUNE, ids=lambda p: p.name)
+def test_every_finetune_experiment_names_known_strategies(path):
+    cfg = yaml.safe_load(path.read_text())
+    assert {"dataset", "backbone", "pretrain", "kshot"} <= set(cfg)
+    assert set(cfg["kshot"]["strategies"]) <= set(STRATEGIES)
 
 
 def test_config_runs_and_flags_override(tmp_path):
