@@ -8,9 +8,7 @@ stores the resized uint8 pixels as ``.npy`` and afterwards loads them in a fract
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,23 +19,18 @@ from torch.utils.data import TensorDataset
 from torchvision import transforms
 
 from dalib.data import folder
+from dalib.data.array_cache import load_array, save_array, writable_cache_dir
 from dalib.data.domain import Domain
-from dalib.data.root import find_data_root
 from dalib.errors import DalibError
 
 _FORMAT = "resize-short-side+center-crop uint8 (n,3,s,s) v1"  # part of the cache key
-
-
-def default_cache_dir() -> Path:
-    """``$DALIB_CACHE/images``, else ``./.cache/dalib/images``."""
-    return Path(os.environ.get("DALIB_CACHE") or ".cache/dalib") / "images"
 
 
 def image_tensor_domain(domain: Domain, image_size: int, cache_dir: Path | None = None) -> Domain:
     """``domain`` (an image folder, dataset `folder.ImageFiles`) as an in-memory image-tensor domain.
 
     Every image is decoded once: resize the short side to ``image_size``, centre-crop, kept as uint8
-    (n, 3, s, s) in ``cache_dir/<name>-<s>px-<key>.npy`` (default `default_cache_dir`); the key hashes
+    (n, 3, s, s) in ``cache_dir/<name>-<s>px-<key>.npy`` (default ``$DALIB_CACHE/images``, see `dalib.data.array_cache`); the key hashes
     the image paths, sizes and mtimes and ``image_size``, so edited folders are decoded again. The
     returned domain's TensorDataset holds x (n, 3, s, s) float32 normalised with the ImageNet mean/std
     (exactly `folder.default_transform(s)` of each image) and the same labels, names and classes.
@@ -48,18 +41,17 @@ def image_tensor_domain(domain: Domain, image_size: int, cache_dir: Path | None 
     if image_size < 1:
         raise DalibError(f"image_size must be a positive number of pixels, got {image_size}")
     paths = domain.dataset.paths
-    directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    _check_writable_place(directory)
+    directory = writable_cache_dir("images", cache_dir)
     stats = [(str(Path(p).resolve()), Path(p).stat()) for p in paths]
     digest = hashlib.sha256(f"{_FORMAT}|{image_size}".encode())
     for name, st in stats:
         digest.update(f"|{name}|{st.st_size}|{st.st_mtime_ns}".encode())
     stem = re.sub(r"[^\w.-]", "_", domain.name)
     cache = directory / f"{stem}-{image_size}px-{digest.hexdigest()[:24]}.npy"
-    pixels = _load(cache, (len(paths), 3, image_size, image_size))
+    pixels = load_array(cache, (len(paths), 3, image_size, image_size), np.uint8)
     if pixels is None:
         pixels = _decode(paths, image_size)
-        _save_atomic(cache, pixels)
+        save_array(cache, pixels)
     mean = torch.tensor(folder.IMAGENET_MEAN).view(3, 1, 1)
     std = torch.tensor(folder.IMAGENET_STD).view(3, 1, 1)
     x = torch.from_numpy(pixels).to(torch.float32).div_(255).sub_(mean).div_(std)  # as ToTensor + Normalize
@@ -98,40 +90,6 @@ def _decode(paths: list[Path], image_size: int) -> np.ndarray:
     for i, path in enumerate(paths):
         out[i] = np.asarray(resize_crop(folder.read_image(path))).transpose(2, 0, 1)
     return out
-
-
-def _load(cache: Path, shape: tuple[int, ...]) -> np.ndarray | None:
-    """The cached pixels, or None when absent, unreadable or of the wrong shape (then decoded again)."""
-    try:
-        pixels = np.load(cache)
-    except (OSError, ValueError, EOFError):
-        return None
-    return pixels if pixels.shape == shape and pixels.dtype == np.uint8 else None
-
-
-def _save_atomic(cache: Path, pixels: np.ndarray) -> None:
-    """Write ``pixels`` to ``cache`` via a temporary file and a rename, so readers never see half a file."""
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=f".{cache.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, pixels)
-        os.replace(tmp, cache)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def _check_writable_place(directory: Path) -> None:
-    """Refuse a cache inside the shared data (the data root, or ``shared/`` holding it): it is read-only."""
-    root = find_data_root()
-    if root is None:
-        return
-    root = root.resolve()
-    protected = [root.parent] if root.parent.name == "shared" else [root]
-    target = directory.resolve()
-    if any(target == p or p in target.parents for p in protected):
-        raise DalibError(f"image cache {directory} lies inside the shared data {protected[0]}, which is read-only; "
-                         "set DALIB_CACHE or cache_dir to a folder of your own")
 
 
 def flip_crop(x: Tensor, generator: torch.Generator) -> Tensor:

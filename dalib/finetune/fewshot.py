@@ -20,7 +20,7 @@ from dalib.data.domain import Domain
 from dalib.data.image_tensors import get_augmentation
 from dalib.data.tasks import split_source
 from dalib.errors import DalibError
-from dalib.finetune.strategies import FineTuneStrategy, GradualUnfreezing, extract_features, freeze
+from dalib.finetune.strategies import FineTuneStrategy, GradualUnfreezing, extract_features
 from dalib.methods import build_terms, resolve_method
 from dalib.models import Classifier, build_backbone
 from dalib.models.backbones import MLP
@@ -69,7 +69,6 @@ def run_kshot(strategy: FineTuneStrategy, backbone_name: str, weights: str | Pat
     backbone = build_backbone(backbone_name, in_dim, weights=str(weights) if strategy.pretrained else None)
     augment = get_augmentation(config.augment)
     if strategy.freeze_backbone:  # features once; the head trains on them, no augmentation
-        freeze(backbone)
         train, test = extract_features(backbone, train), extract_features(backbone, test)
         backbone, augment = MLP(backbone.feature_dim, hidden=()), None
     model = Classifier(backbone, domain.num_classes, config.bottleneck_dim)

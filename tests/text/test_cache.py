@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import dalib.text.cache as cache
+from dalib.data.array_cache import default_cache_dir
 from dalib.errors import DalibError
 from dalib.text import cached_embeddings, embed_texts
 
@@ -51,9 +52,9 @@ def test_key_separates_texts() -> None:
 
 def test_default_dir_and_shared_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DALIB_CACHE", str(tmp_path / "c"))
-    assert cache.default_cache_dir() == tmp_path / "c" / "embeddings"
+    assert default_cache_dir("embeddings") == tmp_path / "c" / "embeddings"
     monkeypatch.delenv("DALIB_CACHE")
-    assert cache.default_cache_dir() == Path(".cache/dalib/embeddings")
+    assert default_cache_dir("embeddings") == Path(".cache/dalib/embeddings")
     monkeypatch.setenv("DALIB_DATA", str(tmp_path / "data"))
     with pytest.raises(DalibError, match="shared data"):
         cached_embeddings(TEXTS, cache_dir=tmp_path / "data" / "emb")
