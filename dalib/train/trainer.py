@@ -188,7 +188,8 @@ class Trainer:
                 xs, ys, idx = next(src)
                 xt, _, _ = next(tgt)  # target labels are dropped here, never used in training
                 if self.augment is not None:
-                    xs, xt = self.augment(xs, self.augment_rng), self.augment(xt, self.augment_rng)
+                    xs = self.augment(xs, self.augment_rng)
+                    xt = self.augment(xt, self.augment_rng) if self.uses_target else xt
                 loss, parts = self._step(xs, ys, xt, progress, None if weights is None else weights[idx], step)
                 for k, v in parts.items():
                     sums[k] = sums.get(k, 0.0) + (v.detach() if isinstance(v, torch.Tensor) else v)
