@@ -71,4 +71,6 @@ def files_present(spec: DatasetSpec, root: Path | None) -> bool:
         return False
     if spec.kind == "images":
         return all((folder / d.name).is_dir() for d in spec.domains)
+    if spec.kind == "text":
+        return all((folder / rel).is_file() for rel in spec.sha256)
     return all((folder / d.file).is_file() for d in spec.domains)

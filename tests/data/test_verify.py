@@ -29,3 +29,16 @@ def test_verify_flags_a_changed_and_a_missing_file(data_root, tmp_path):
     assert report.missing == ["Caltech10_SURF_L10.mat"]
     assert report.mismatched == ["dslr_SURF_L10.mat"]
     assert not files_present(get_spec("office-caltech10-surf"), tmp_path)
+
+
+def test_text_datasets_verify_and_count_without_embedding(data_root, tmp_path, monkeypatch):
+    import dalib.text.domains as text_domains
+    from dalib.data.catalog import domain_sizes
+
+    report = verify(get_spec("amazon-sentiment"), data_root)
+    assert report.ok and report.checked == 16
+    assert files_present(get_spec("amazon-sentiment"), data_root)
+    assert not files_present(get_spec("amazon-sentiment"), tmp_path)
+    monkeypatch.setattr(text_domains, "cached_embeddings", None)  # counting must not embed
+    assert domain_sizes("amazon-sentiment", data_root) == [
+        ("books", 2000), ("dvd", 2000), ("electronics", 2000), ("kitchen", 2000)]
