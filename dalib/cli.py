@@ -10,6 +10,7 @@ from typing import Any
 
 from dalib.errors import DalibError
 from dalib.finetune.command import add_parser as add_finetune_parser
+from dalib.yaml_file import read_mapping
 
 
 def _csv(text: str) -> list[str]:
@@ -343,17 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_config(path: str) -> dict[str, Any]:
     """A YAML experiment file → `dalib bench` option defaults (keys as the long options, with _)."""
-    import yaml
-
-    file = Path(path)
-    if not file.is_file():
-        raise DalibError(f"config file not found: {path}")
-    try:
-        config = yaml.safe_load(file.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise DalibError(f"{path} is not valid YAML ({str(err).splitlines()[0]})") from None
-    if not isinstance(config, dict):
-        raise DalibError(f"{path} must hold a mapping of bench options, e.g. 'dataset: office-caltech10-surf'")
+    config = read_mapping(path, "config", "bench options, e.g. 'dataset: office-caltech10-surf'")
     config = {k.replace("-", "_"): v for k, v in config.items()}
     for key in ("methods", "seeds", "tasks", "weights"):
         if isinstance(config.get(key), list):

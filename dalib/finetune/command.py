@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dalib.errors import DalibError
+from dalib.yaml_file import read_mapping
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,20 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_finetune(args: argparse.Namespace) -> None:
-    import yaml
-
     from dalib.data.root import find_data_root
     from dalib.finetune.experiment import run_experiment
 
-    path = Path(args.experiment)
-    if not path.is_file():
-        raise DalibError(f"experiment file not found: {path}")
-    try:
-        cfg = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise DalibError(f"{path} is not valid YAML ({str(err).splitlines()[0]})") from None
-    if not isinstance(cfg, dict):
-        raise DalibError(f"{path} must hold a mapping with dataset, backbone, pretrain and kshot sections")
+    cfg = read_mapping(args.experiment, "experiment", "stages: dataset, backbone, pretrain and kshot sections")
     out = Path(args.out or cfg.get("out", "runs/finetune"))
     weights = Path(args.weights) if args.weights else None
     print(run_experiment(cfg, out, find_data_root(args.data_root), weights=weights), end="")

@@ -8,8 +8,7 @@ rotation angle of the same digits) or come from different domains.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -21,7 +20,7 @@ from dalib.errors import DalibError
 from dalib.eval.metrics import predict
 from dalib.models.multitask import MultiTaskNet
 from dalib.train.objective import describe_nonfinite, is_finite
-from dalib.train.trainer import Trainer, steps_per_epoch
+from dalib.train.trainer import History, Trainer, steps_per_epoch
 
 WEIGHTINGS = ("fixed", "uncertainty")
 
@@ -79,16 +78,7 @@ class MultiTaskRecord:
     weights: dict[str, float]
 
 
-@dataclass
-class MultiTaskHistory:
-    epochs: list[MultiTaskRecord] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"epochs": [asdict(e) for e in self.epochs], "seconds": self.seconds}
-
-
-def fit_multitask(trainer: Trainer, train: dict[str, Domain], val: dict[str, Domain]) -> MultiTaskHistory:
+def fit_multitask(trainer: Trainer, train: dict[str, Domain], val: dict[str, Domain]) -> History:
     """Train ``trainer.model`` (a `MultiTaskNet`) with ``trainer.objective`` (a `MultiTaskLoss`)
     on every task of ``train`` at once; after each epoch record each head's accuracy on ``val``.
 
@@ -110,7 +100,7 @@ def fit_multitask(trainer: Trainer, train: dict[str, Domain], val: dict[str, Dom
     streams = {t: BatchStream(train[t], cfg.batch_size, torch.Generator().manual_seed(cfg.seed + i))
                for i, t in enumerate(names)}
     iters = cfg.iters_per_epoch or max(steps_per_epoch(len(train[t]), cfg.batch_size) for t in names)
-    total, step, history, start = iters * cfg.epochs, trainer.epoch * iters, MultiTaskHistory(), time.perf_counter()
+    total, step, history, start = iters * cfg.epochs, trainer.epoch * iters, History(), time.perf_counter()
     for epoch in range(trainer.epoch, cfg.epochs):
         for hook in trainer.hooks:
             hook(trainer, epoch)

@@ -90,9 +90,10 @@ class EpochRecord:
 
 @dataclass
 class History:
-    """Per-epoch records of one run, plus its wall time in seconds."""
+    """Per-epoch records of one run (`EpochRecord`, or `MultiTaskRecord` for multi-task
+    training), plus its wall time in seconds."""
 
-    epochs: list[EpochRecord] = field(default_factory=list)
+    epochs: list[Any] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
