@@ -26,6 +26,7 @@ from dalib.methods import TARGET_ONLY, build_terms, resolve_method
 from dalib.models import Classifier, build_backbone
 from dalib.reweighting import effective_sample_size, estimate_weights
 from dalib.train.objective import Objective
+from dalib.train.param_groups import backbone_lr_mults
 from dalib.train.trainer import TrainConfig, Trainer, seed_everything
 
 
@@ -110,7 +111,7 @@ def _execute(spec: RunSpec, task: Task, options: RunOptions,
     config = TrainConfig(epochs=prof.epochs, iters_per_epoch=prof.iters_per_epoch, batch_size=prof.batch_size, lr=prof.lr,
                          weight_decay=prof.weight_decay, optimizer=prof.optimizer, seed=spec.seed,
                          device=spec.device, log_dir=log_dir, progress_bar=options.progress_bar,
-                         lr_mults={} if prof.backbone_lr_mult == 1.0 else {"backbone": prof.backbone_lr_mult})
+                         lr_mults=backbone_lr_mults(prof.backbone_lr_mult))
     trainer = Trainer(model, Objective(terms), config, augment=get_augmentation(prof.augment))
     weights, reweigher, ess = None, None, None
     if spec.weights:

@@ -23,6 +23,7 @@ from torch.utils.data import TensorDataset
 from dalib.data.domain import Domain
 from dalib.data.sampling import iterate_in_order
 from dalib.errors import DalibError
+from dalib.train.param_groups import backbone_lr_mults
 
 if TYPE_CHECKING:
     from dalib.train.trainer import Trainer
@@ -43,7 +44,7 @@ class FineTuneStrategy:
     @property
     def lr_mults(self) -> dict[str, float]:
         """Layer-wise learning-rate multipliers for `TrainConfig.lr_mults`."""
-        return {} if self.backbone_lr_mult == 1.0 else {"backbone": self.backbone_lr_mult}
+        return backbone_lr_mults(self.backbone_lr_mult)
 
 
 STRATEGIES: dict[str, FineTuneStrategy] = {s.name: s for s in [

@@ -25,6 +25,11 @@ def lr_multiplier(name: str, lr_mults: dict[str, float]) -> float:
     return mult
 
 
+def backbone_lr_mults(mult: float) -> dict[str, float]:
+    """``lr_mults`` that scale only the ``backbone`` submodule's rate ({} when ``mult`` is 1)."""
+    return {} if mult == 1.0 else {"backbone": float(mult)}
+
+
 def param_groups(model: nn.Module, lr_mults: dict[str, float] | None = None,
                  no_decay: Iterable[nn.Parameter] = ()) -> list[dict]:
     """Group ``model``'s parameters by (lr multiplier, weight decay on/off).
