@@ -4,24 +4,17 @@ Every score takes numpy arrays for a single epoch and returns a float; the selec
 (``iwv``, ``dev``, ``snd``) pick the epoch with the best score (lowest risk, highest SND).
 Neither function reads target labels.
 
-Weights for ``iwv`` / ``dev`` come from :func:`validation_weights`.  They are **not** renormalised
-to mean 1 by default: DEV's control variate is ``eta * (mean(w) - 1)``, which is identically zero
-for weights forced to mean 1, so normalising would make ``dev`` the same protocol as ``iwv``.
+Weights for ``iwv`` / ``dev`` come from `dalib.eval.validation_weights` (cross-fitted, not
+renormalised: DEV's control variate ``eta * (mean(w) - 1)`` is identically zero for weights forced
+to mean 1, which would make ``dev`` the same protocol as ``iwv``).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from dalib.errors import DalibError
-from dalib.reweighting.discriminative import DiscriminativeRatio
 from dalib.checks import as_matrix, as_vector
-
-#: Weights from :func:`validation_weights` are clipped to ``[0, WEIGHT_CLIP_MAX]``.
-WEIGHT_CLIP_MAX = 20.0
 
 
 def _losses_and_weights(val_losses: object, val_weights: object) -> tuple[np.ndarray, np.ndarray]:
@@ -112,32 +105,3 @@ def snd_score(target_probs: np.ndarray, tau: float = 0.05, chunk_rows: int | Non
         total += float(np.sum(np.log(Z) - np.einsum("ij,ij->i", E, S) / Z))
     return total / n
 
-
-def validation_weights(val_features: np.ndarray, target_features: np.ndarray, random_state: int = 0,
-                       normalize: bool = False) -> np.ndarray:
-    """Density ratio ``w(x) = p_t(x) / p_s(x)`` at the source-val points, for :func:`iwv_risk` and
-    :func:`dev_risk` (the domain-classifier estimate used by IWV/DEV; Bickel et al. 2007).
-
-    ``val_features`` ``(n_v, d)`` (source-val) and ``target_features`` ``(n_t, d)`` -> ``(n_v,)``.
-    A logistic-regression domain classifier (features standardised on the pooled sample,
-    ``C=1.0``, ``max_iter=200``, fitted once on all points; in-sample probabilities) gives
-    ``w = p(t|x) / p(s|x) * n_v / n_t``, whose mean over source-val is ~1 for a good classifier;
-    weights are clipped to ``[0, WEIGHT_CLIP_MAX]`` = ``[0, 20]``.  With ``normalize=True`` the
-    clipped weights are then divided by their mean (exact mean 1) -- leave it off for DEV, whose
-    control variate ``mean(w) - 1`` would vanish.  Emits ``LowESSWarning`` when the effective
-    sample size of the weights is below 10% of ``n_v``.  ``random_state`` seeds the classifier.
-    """
-    Xv = as_matrix(val_features, "val_features")
-    Xt = as_matrix(target_features, "target_features")
-    if Xv.shape[1] != Xt.shape[1]:
-        raise DalibError(
-            f"val_features has {Xv.shape[1]} dimensions but target_features has {Xt.shape[1]}; "
-            "extract both with the same feature extractor"
-        )
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=200, random_state=random_state))
-    est = DiscriminativeRatio(classifier=clf, clip_min=0.0, clip_max=WEIGHT_CLIP_MAX, cross_fit=None,
-                              random_state=random_state)
-    w = est.fit(Xv, Xt).weights_
-    if normalize:
-        w = w / w.mean()
-    return w

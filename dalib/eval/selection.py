@@ -5,7 +5,6 @@ Only ``oracle`` reads target labels; tables built with it say so.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Callable
 
 import torch
@@ -13,8 +12,8 @@ from torch.nn import functional as F
 
 from dalib.errors import DalibError
 from dalib.eval.metrics import Predictions
-from dalib.eval.scores import dev_risk, iwv_risk, snd_score, validation_weights
-from dalib.reweighting import LowESSWarning
+from dalib.eval.scores import dev_risk, iwv_risk, snd_score
+from dalib.eval.validation_weights import validation_weights
 
 Epoch = dict[str, Any]
 
@@ -76,17 +75,15 @@ def uses_target_labels(protocol: str) -> bool:
 def unsupervised_scores(val: Predictions, target: Predictions, max_target: int = 2000) -> dict[str, float]:
     """Per-epoch scores for IWV, DEV and SND from source-val and (unlabelled) target outputs.
 
-    Weights w = p_t/p_s at the source-val points come from a domain classifier on the
-    bottleneck features; ℓ_i is the source-val cross-entropy. IWV uses w rescaled to mean 1,
-    DEV the raw w (its control variate needs them). At most ``max_target`` target
-    samples (the first ones, a fixed subset) enter the weights and SND, to bound the cost.
+    Weights ``w_i = p_t/p_s`` at the source-val points come from the cross-fitted domain
+    classifier of `dalib.eval.validation_weights` on the bottleneck features (``val.features``
+    ``(n_v, d)``, ``target.features`` ``(n_t, d)``); ``l_i`` is the source-val cross-entropy.
+    As published, both IWV (``mean(w * l)``) and DEV use the raw weights.  At most
+    ``max_target`` target samples (the first ones, a fixed subset) enter the weights and SND, to
+    bound the cost.
     """
     losses = F.cross_entropy(val.logits, val.labels, reduction="none").double().numpy()
     f_t, z_t = target.features[:max_target].double().numpy(), target.logits[:max_target].double()
-    with warnings.catch_warnings():  # a low ESS is expected early in training; not worth a warning per epoch
-        warnings.simplefilter("ignore", LowESSWarning)
-        weights = validation_weights(val.features.double().numpy(), f_t)
-    # IWV on weights rescaled to mean 1 (their raw mean drifts with the domain classifier);
-    # DEV on the raw weights: its control variate η·(mean(w) − 1) needs them
-    return {"iwv": iwv_risk(losses, weights / max(weights.mean(), 1e-12)), "dev": dev_risk(losses, weights),
+    weights = validation_weights(val.features.double().numpy(), f_t)
+    return {"iwv": iwv_risk(losses, weights), "dev": dev_risk(losses, weights),
             "snd": snd_score(torch.softmax(z_t, 1).numpy())}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -67,6 +68,10 @@ class TrainConfig:
             raise DalibError(f"device {self.device!r} requested but CUDA is not available; use --device cpu")
 
 
+#: TrainConfig fields that do not change a run's numbers; a resumed fit may differ in them.
+RESUME_FREE_SETTINGS = frozenset({"device", "num_workers", "eval_batch_size", "log_dir", "log_every", "progress_bar"})
+
+
 @dataclass
 class EpochRecord:
     """What each selection protocol needs, stored after every epoch (no selection at train time).
@@ -128,6 +133,13 @@ class Trainer:
         self.uses_target = any(d.uses_target for d in terms)
         self.optimizer = self._make_optimizer([p for d in terms for p in d.anchored_parameters()])
         self.epoch = 0
+        self.history = History()
+        # state of the running fit that a checkpoint needs besides the modules: the two batch
+        # streams, the current instance weights, and (after load_checkpoint) the saved stream
+        # states and config that the next fit resumes from
+        self._streams: tuple[BatchStream, BatchStream] | None = None
+        self._weights: torch.Tensor | None = None
+        self._resume: dict[str, Any] | None = None
 
     def _make_optimizer(self, anchored: list[nn.Parameter]) -> torch.optim.Optimizer:
         """All model parameters, frozen ones included (so unfreezing needs no new optimizer);
@@ -154,7 +166,8 @@ class Trainer:
 
     def fit(self, source_train: Domain, source_val: Domain, target: Domain,
             source_weights: torch.Tensor | None = None, reweigher: Reweigher | None = None,
-            reweight_every: int = 0, target_heldout: torch.Tensor | None = None) -> History:
+            reweight_every: int = 0, target_heldout: torch.Tensor | None = None,
+            checkpoint: str | Path | None = None) -> History:
         """Train for ``config.epochs`` epochs; evaluate source-val and target after each.
 
         ``source_weights`` (n_s,) are the instance weights w_i of the task loss (rescaled to
@@ -163,6 +176,11 @@ class Trainer:
         features of the source train split (n_s, d) and the target (n_t, d).
         ``target_heldout`` (k,) indexes the target samples whose accuracy is also recorded
         as ``target_heldout_acc``.
+
+        With ``checkpoint``, :meth:`save_checkpoint` writes that file after every epoch. After
+        :meth:`load_checkpoint`, fit continues from the saved epoch and returns the whole run's
+        history; called with the same data and arguments it reproduces the uninterrupted run
+        exactly (same batches, random draws, weights and parameters).
         """
         cfg = self.config
         gen_s = torch.Generator().manual_seed(cfg.seed)
@@ -171,14 +189,21 @@ class Trainer:
         tgt = BatchStream(target, cfg.batch_size, gen_t, cfg.num_workers)
         iters = cfg.iters_per_epoch or steps_per_epoch(len(source_train), cfg.batch_size)
         total = iters * cfg.epochs
-        weights = None if source_weights is None else self._check_weights(source_weights, len(source_train))
+        saved, self._resume = self._resume, None
+        if saved is not None:
+            self._continue_from_checkpoint(saved, src, tgt, len(source_train))
+        else:
+            self._weights = None if source_weights is None else self._check_weights(source_weights, len(source_train))
+            if self.epoch == 0:
+                self.history = History()
+        self._streams = (src, tgt)
         writer = _summary_writer(cfg.log_dir)
-        history, start = History(), time.perf_counter()
+        history, start = self.history, time.perf_counter()
         bar = tqdm(total=total, disable=not cfg.progress_bar, desc=f"{source_train.short}→{target.short}", leave=False)
         step = self.epoch * iters
         for epoch in range(self.epoch, cfg.epochs):
             if reweigher is not None and reweight_every > 0 and epoch > 0 and epoch % reweight_every == 0:
-                weights = self._reweight(reweigher, source_train, target)
+                self._weights = self._reweight(reweigher, source_train, target)
             for hook in self.hooks:
                 hook(self, epoch)
             self.train_mode()
@@ -191,7 +216,7 @@ class Trainer:
                 if self.augment is not None:
                     xs = self.augment(xs, self.augment_rng)
                     xt = self.augment(xt, self.augment_rng) if self.uses_target else xt
-                loss, parts = self._step(xs, ys, xt, progress, None if weights is None else weights[idx], step)
+                loss, parts = self._step(xs, ys, xt, progress, None if self._weights is None else self._weights[idx], step)
                 for k, v in parts.items():
                     sums[k] = sums.get(k, 0.0) + (v.detach() if isinstance(v, torch.Tensor) else v)
                 if writer is not None and step % cfg.log_every == 0:
@@ -211,10 +236,12 @@ class Trainer:
                 writer.add_scalar("acc/target", record.target_acc, epoch + 1)
                 writer.add_scalar("target_entropy", record.target_entropy, epoch + 1)
             bar.set_postfix(src_val=f"{record.source_val_acc:.3f}", tgt=f"{record.target_acc:.3f}")
+            if checkpoint is not None:
+                self.save_checkpoint(checkpoint)
         bar.close()
         if writer is not None:
             writer.close()
-        history.seconds = time.perf_counter() - start
+        history.seconds += time.perf_counter() - start
         return history
 
     def train_mode(self) -> None:
@@ -268,17 +295,33 @@ class Trainer:
         return EpochRecord(epoch, step, losses, val.accuracy, tgt.accuracy, tgt.mean_entropy, lr, scores, held)
 
     def save_checkpoint(self, path: str | Path) -> None:
-        """Save model, objective (e.g. discriminators), optimizer state and epoch."""
+        """Save everything a resumed :meth:`fit` needs to continue exactly: model, objective (e.g.
+        discriminators), optimizer state, epoch, config, history so far, the batch streams'
+        positions, the current instance weights, and the torch (CPU and CUDA), numpy, Python and
+        augmentation RNG states. Call it between epochs (``fit(checkpoint=...)`` does, after each
+        one). The file is written to ``path + ".tmp"`` and renamed, so a kill leaves no half file."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        if self._resume is not None:  # loaded but not yet resumed: keep the loaded positions
+            streams, weights = self._resume["streams"], self._resume["source_weights"]
+        else:
+            streams = None if self._streams is None else [s.state_dict() for s in self._streams]
+            weights = None if self._weights is None else self._weights.cpu()
         torch.save({"model": self.model.state_dict(), "objective": self.objective.state_dict(),
                     "optimizer": self.optimizer.state_dict(), "epoch": self.epoch,
-                    "config": asdict(self.config)}, Path(path))
+                    "config": asdict(self.config), "history": self.history.to_dict(),
+                    "streams": streams, "source_weights": weights, "rng": self._rng_state()}, tmp)
+        tmp.replace(path)
 
     def load_checkpoint(self, path: str | Path) -> None:
-        """Restore a checkpoint written by :meth:`save_checkpoint` (same model and method)."""
+        """Restore a checkpoint written by :meth:`save_checkpoint` (same model and method),
+        including the global RNG states; the next :meth:`fit` resumes from it."""
         path = Path(path)
         if not path.is_file():
             raise DalibError(f"checkpoint not found: {path}")
-        state = torch.load(path, map_location=self.device, weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if "rng" not in state:
+            raise DalibError(f"checkpoint {path} has no RNG and stream state (older dalib); retrain the run")
         try:
             self.model.load_state_dict(state["model"])
             self.objective.load_state_dict(state["objective"])
@@ -287,6 +330,45 @@ class Trainer:
             raise DalibError(f"checkpoint {path} does not fit this model/method ({first})") from None
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = int(state["epoch"])
+        self.history = History([EpochRecord(**e) for e in state["history"]["epochs"]], state["history"]["seconds"])
+        self._set_rng_state(state["rng"])
+        self._resume = {k: state[k] for k in ("streams", "source_weights", "config")}
+
+    def _continue_from_checkpoint(self, saved: dict[str, Any], src: BatchStream, tgt: BatchStream,
+                                  n_source: int) -> None:
+        """Put the streams and instance weights where the loaded checkpoint left them."""
+        for key, value in asdict(self.config).items():
+            if key not in RESUME_FREE_SETTINGS and saved["config"].get(key) != value:
+                raise DalibError(f"checkpoint was written with {key}={saved['config'].get(key)!r} but this trainer "
+                                 f"has {key}={value!r}; resume with the checkpoint's TrainConfig")
+        if saved["streams"] is not None:
+            src.load_state_dict(saved["streams"][0])
+            tgt.load_state_dict(saved["streams"][1])
+        w = saved["source_weights"]
+        if w is not None and w.shape != (n_source,):
+            raise DalibError(f"checkpoint holds {w.shape[0]} source weights for {n_source} source samples; "
+                             "resume with the same source split")
+        self._weights = None if w is None else w.to(self.device)
+
+    def _rng_state(self) -> dict[str, Any]:
+        np_kind, np_keys, np_pos, np_has_gauss, np_cached = np.random.get_state()
+        py_version, py_internal, py_gauss = random.getstate()
+        return {"torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                "numpy": {"kind": np_kind, "keys": torch.from_numpy(np_keys.astype(np.int64)), "pos": int(np_pos),
+                          "has_gauss": int(np_has_gauss), "cached": float(np_cached)},
+                "python": {"version": py_version, "internal": list(py_internal), "gauss": py_gauss},
+                "augment": self.augment_rng.get_state()}
+
+    def _set_rng_state(self, rng: dict[str, Any]) -> None:
+        torch.set_rng_state(rng["torch"])
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        n = rng["numpy"]
+        np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+        py = rng["python"]
+        random.setstate((py["version"], tuple(py["internal"]), py["gauss"]))
+        self.augment_rng.set_state(rng["augment"])
 
 
 def _summary_writer(log_dir: str | None):  # -> SummaryWriter | None

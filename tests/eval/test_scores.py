@@ -1,11 +1,10 @@
-"""Unsupervised selection scores: IWV, DEV, SND and the validation density ratio."""
+"""Unsupervised selection scores: IWV, DEV and SND (weights: test_validation_weights.py)."""
 
 import numpy as np
 import pytest
-from scipy.stats import spearmanr
 
 from dalib.errors import DalibError
-from dalib.eval.scores import dev_risk, iwv_risk, snd_score, validation_weights
+from dalib.eval.scores import dev_risk, iwv_risk, snd_score
 
 LOSS = np.array([1.0, 2.0, 3.0, 4.0])
 W = np.array([0.5, 1.0, 2.0, 1.5])
@@ -132,24 +131,3 @@ def test_snd_bad_input(P, tau):
     with pytest.raises(DalibError):
         snd_score(P, tau)
 
-
-def test_validation_weights_track_true_ratio():
-    rng = np.random.default_rng(0)
-    xs, xt = rng.normal(0.0, 1.0, (1000, 1)), rng.normal(1.0, 1.0, (1000, 1))
-    w = validation_weights(xs, xt)
-    true = np.exp(xs[:, 0] - 0.5)  # N(1,1)/N(0,1)
-    assert w.shape == (1000,)
-    assert spearmanr(w, true).statistic > 0.9
-    assert 0.0 <= w.min() and w.max() <= 20.0
-    assert w.mean() == pytest.approx(1.0, abs=0.15)
-    assert validation_weights(xs, xt, normalize=True).mean() == pytest.approx(1.0, rel=1e-12)
-
-
-@pytest.mark.parametrize(
-    "xv, xt",
-    [(np.zeros((5, 3)), np.zeros((5, 2))), (np.full((5, 2), np.nan), np.zeros((5, 2))),
-     (np.empty((0, 2)), np.zeros((5, 2))), (np.zeros(5), np.zeros(5))],
-)
-def test_validation_weights_bad_input(xv, xt):
-    with pytest.raises(DalibError):
-        validation_weights(xv, xt)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from dalib.errors import DalibError
 from dalib.eval.transfer import (
@@ -61,6 +62,17 @@ def test_pad_same_distribution_near_zero():
     assert proxy_a_distance(rng.normal(size=(1000, 10)), rng.normal(size=(1000, 10))) < 0.3
     # unequal sizes: the balanced error keeps chance at 0.5
     assert abs(proxy_a_distance(rng.normal(size=(1500, 10)), rng.normal(size=(200, 10)))) < 0.3
+
+
+def test_pad_is_measured_on_the_held_out_half():
+    """One distribution, d = 300 > 2 * 100 training points: a linear classifier separates the
+    training halves perfectly (error 0, which would read PAD = 2), yet on held-out points it is at
+    chance and the true PAD is 0. Kills measuring the error on the training split."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(200, 300)), rng.normal(size=(200, 300))
+    X, y = np.vstack([a[:100], b[:100]]), np.r_[np.zeros(100), np.ones(100)]
+    assert (LogisticRegression(C=1.0, max_iter=1000).fit(X, y).predict(X) == y).all()  # the trap
+    assert abs(proxy_a_distance(a, b)) < 0.5
 
 
 def test_pad_separated_domains_near_two():
