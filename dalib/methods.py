@@ -17,9 +17,9 @@ from torch import nn
 import dalib.alignment  # noqa: F401  (imports every built-in discrepancy so it registers)
 import dalib.finetune.regularizers  # noqa: F401  (registers l2sp and bss)
 from dalib.alignment.registry import REGISTRY, DiscrepancyEntry
+from dalib.alignment.schedules import lambda_schedule
 from dalib.errors import DalibError
 from dalib.train.objective import Term
-from dalib.train.schedules import lambda_schedule
 
 SOURCE_ONLY = "source_only"
 TARGET_ONLY = "target_only"  # reference line trained on labelled target data, never a method

@@ -8,7 +8,7 @@ from torch.nn import functional as F
 
 from dalib.alignment.base import Discrepancy
 from dalib.alignment.registry import register
-from dalib.train.schedules import warm_start
+from dalib.alignment.schedules import warm_start
 
 
 class _ReverseGrad(torch.autograd.Function):

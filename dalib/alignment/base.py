@@ -23,6 +23,8 @@ class Discrepancy(nn.Module):
     Class flags: ``uses_target = False`` marks a term that ignores the target batch (the
     trainer then does not forward it); ``needs_model = True`` makes `dalib.methods.build_terms`
     pass the model as ``model=`` (regularisers toward starting weights).
+
+    It satisfies `dalib.train.objective.TermLoss`, the interface the trainer owns.
     """
 
     uses_target: ClassVar[bool] = True

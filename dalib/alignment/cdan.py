@@ -29,7 +29,7 @@ from dalib.alignment.base import Discrepancy
 from dalib.alignment.mmd import check_features, require_input
 from dalib.alignment.registry import register
 from dalib.errors import DalibError
-from dalib.train.schedules import warm_start
+from dalib.alignment.schedules import warm_start
 
 
 def entropy_weights(probs: Tensor) -> Tensor:

@@ -16,7 +16,6 @@ source classification term is the trainer's task loss, so it is not repeated her
 from __future__ import annotations
 
 import numpy as np
-import ot
 import torch
 from torch import Tensor
 from torch.nn import functional as F
@@ -39,6 +38,8 @@ def deepjdot_coupling(cost: Tensor) -> Tensor:
     if not np.isfinite(c).all():
         raise DalibError("deepjdot: the transport cost has NaN/inf entries; lower the learning rate "
                          "or check the features")
+    import ot  # POT (and the scikit-learn it imports) only when an OT method runs
+
     n_s, n_t = c.shape
     gamma = ot.emd(np.full(n_s, 1.0 / n_s), np.full(n_t, 1.0 / n_t), np.ascontiguousarray(c))
     return torch.as_tensor(gamma, dtype=cost.dtype, device=cost.device)

@@ -17,7 +17,7 @@ from dalib.errors import DalibError
 class DiscrepancyEntry:
     """A registered discrepancy: its class, default λ, λ schedule and hyper-parameters.
 
-    ``schedule`` names a λ(p) schedule of `dalib.train.schedules` (``constant`` or
+    ``schedule`` names a λ(p) schedule of `dalib.alignment.schedules` (``constant`` or
     ``warm_start``); the term's weight at progress p is ``schedule(p, weight)``.
     """
 

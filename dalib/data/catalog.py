@@ -1,11 +1,11 @@
 """Known benchmarks: domains, classes, files, sha256 and preprocessing.
 
-``load_dataset(name, root)`` returns the dataset's domains, ready for the trainer.
+``load_dataset(name, root)`` returns the dataset's domains, ready for the trainer; ``name`` is a
+catalog name or a folder of your own (`dalib.data.user_path`), resolved by `resolve_dataset`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,53 +15,14 @@ from dalib.data.domain import Domain, check_compatible, tensor_domain
 from dalib.data.features import PREPROCESSORS, load_feature_file
 from dalib.data.folder import image_folder_domain
 from dalib.data.image_tensors import image_tensor_domain
+from dalib.data.root import find_data_root
+from dalib.data.spec import DatasetSpec, DomainSpec
+from dalib.data.text import load_sentiment
+from dalib.data.user_path import load_path_domains, parse_reference, path_spec
 from dalib.errors import DalibError
 
 OFFICE10 = ("backpack", "bike", "calculator", "headphones", "keyboard",
             "laptop", "monitor", "mouse", "mug", "projector")
-
-
-@dataclass(frozen=True)
-class DomainSpec:
-    """One domain of a catalog entry: its file (relative to the dataset folder) and keys."""
-
-    name: str
-    short: str
-    file: str = ""
-    x_key: str = "fts"
-    y_key: str = "labels"
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """A named benchmark. ``kind`` is ``features``, ``images``, ``text`` or ``embedded``.
-
-    For ``text``, ``preprocess`` names the representation of `dalib.text.domains`
-    (``minilm``, ``tokens`` or ``counts``) and ``max_length`` the token limit.
-
-    ``sha256`` maps each file (relative to ``folder``) to its digest; for image folders
-    ``manifest`` names a ``sha256sum``-style list whose own digest is in ``sha256``.
-    """
-
-    name: str
-    kind: str
-    domains: tuple[DomainSpec, ...]
-    class_names: tuple[str, ...]
-    folder: str = ""
-    label_offset: int = 0
-    preprocess: str = "none"
-    sha256: dict[str, str] = field(default_factory=dict)
-    manifest: str = ""
-    note: str = ""
-    max_length: int = 0
-
-    def domain(self, key: str) -> DomainSpec:
-        """Find a domain by name or short name (case-insensitive)."""
-        for d in self.domains:
-            if key.lower() in (d.name.lower(), d.short.lower()):
-                return d
-        names = ", ".join(f"{d.name} ({d.short})" for d in self.domains)
-        raise DalibError(f"dataset {self.name!r} has no domain {key!r}; choose from {names}")
 
 
 def _surf(name: str, short: str) -> DomainSpec:
@@ -183,16 +144,27 @@ for _name, _rep, _len, _note in [
                                  sha256=_SENTIMENT_SHA256, note=_note, max_length=_len)
 
 
-def get_spec(name: str) -> DatasetSpec:
-    """The catalog entry called ``name``."""
-    try:
+def resolve_dataset(name: str) -> DatasetSpec:
+    """The catalog entry called ``name``, or the spec of the folder ``name`` (``PATH`` or
+    ``PATH?x=NAME&y=NAME``, see `dalib.data.user_path`); raises naming both choices."""
+    if name in CATALOG:
         return CATALOG[name]
-    except KeyError:
-        raise DalibError(f"unknown dataset {name!r}; `dalib data list` shows: {', '.join(CATALOG)}") from None
+    path, x_key, y_key = parse_reference(name)
+    if path.exists():
+        return path_spec(path, x_key, y_key)
+    raise DalibError(f"unknown dataset {name!r}: not a catalog name (`dalib data list` shows: {', '.join(CATALOG)}) "
+                     "and no such folder")
+
+
+get_spec = resolve_dataset  # the name most callers use
 
 
 def dataset_dir(spec: DatasetSpec, root: Path | None) -> Path:
-    """The dataset's folder under ``root``; raises naming the path when it is missing."""
+    """The dataset's folder: a folder of your own as is, a catalog one under ``root`` (default
+    ``$DALIB_DATA``, else ../shared/data); raises naming the path when it is missing."""
+    if spec.layout:
+        return Path(spec.folder)
+    root = root if root is not None else find_data_root()
     if root is None:
         raise DalibError(f"dataset {spec.name!r} needs files: pass --data-root or set DALIB_DATA")
     folder = Path(root) / spec.folder
@@ -203,20 +175,22 @@ def dataset_dir(spec: DatasetSpec, root: Path | None) -> Path:
 
 def load_dataset(name: str, root: Path | None = None, domains: list[str] | None = None,
                  image_size: int = 64) -> list[Domain]:
-    """Load the named dataset's domains (all, or those named in ``domains``) in catalog order.
+    """Load the domains (all, or those named in ``domains``) of a catalog dataset, in catalog
+    order, or of a folder of your own; ``root`` defaults to ``$DALIB_DATA``, else ../shared/data.
 
     Image domains are decoded and resized to ``image_size`` once (cached on disk, see
     `dalib.data.image_tensors`) and held in memory as normalised (n, 3, s, s) tensors; the
-    default 64 px keeps ResNet training CPU-sized."""
-    spec = get_spec(name)
+    default 64 px keeps ResNet training CPU-sized. Text datasets need their representation
+    registered (`import dalib.text`)."""
+    spec = resolve_dataset(name)
     wanted = [spec.domain(d) for d in domains] if domains else list(spec.domains)
     if spec.kind == "embedded":
         keep = {d.name for d in wanted}
         return [d for d in rotated_digits() if d.name in keep]
     folder = dataset_dir(spec, root)
-    if spec.kind == "text":
-        from dalib.text.domains import load_sentiment  # the [text] extra is needed only here
-
+    if spec.layout:
+        loaded = load_path_domains(spec, wanted, image_size)
+    elif spec.kind == "text":
         loaded = load_sentiment(folder, [d.name for d in wanted], spec.preprocess, spec.max_length)
     elif spec.kind == "images":
         loaded = [image_tensor_domain(image_folder_domain(folder, d.name, d.short), image_size) for d in wanted]
@@ -234,9 +208,7 @@ def domain_sizes(name: str, root: Path | None) -> list[tuple[str, int]]:
     """(domain, number of samples) of a dataset; text datasets are counted from the raw
     reviews, without embedding or tokenizing them."""
     spec = get_spec(name)
-    if spec.kind == "text":
-        from dalib.text.domains import load_sentiment
-
+    if spec.kind == "text" and not spec.layout:
         loaded = load_sentiment(dataset_dir(spec, root), [d.name for d in spec.domains], "raw", 0)
     else:
         loaded = load_dataset(name, root)

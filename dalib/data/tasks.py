@@ -53,17 +53,22 @@ def split_source(domain: Domain, seed: int, val_fraction: float = 0.2) -> tuple[
     return domain.subset(train_idx, ":train"), domain.subset(val_idx, ":val")
 
 
+def _split(y: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted positions (kept, split off) of labels ``y``: stratified when every class present
+    has at least 2 samples, else plain; raises scikit-learn's ValueError when impossible."""
+    counts = np.bincount(y)
+    stratify = y if counts[counts > 0].min() >= 2 else None
+    kept, off = train_test_split(np.arange(len(y)), test_size=test_size, random_state=seed, stratify=stratify)
+    return np.sort(kept), np.sort(off)
+
+
 def split_indices(domain: Domain, seed: int, val_fraction: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
     """Sorted indices (train, val) of the stratified split used by `split_source`."""
-    y = domain.labels.numpy()
-    counts = np.bincount(y, minlength=domain.num_classes)
-    stratify = y if counts[counts > 0].min() >= 2 else None
     try:
-        train_idx, val_idx = train_test_split(np.arange(len(y)), test_size=val_fraction,
-                                              random_state=seed, stratify=stratify)
+        return _split(domain.labels.numpy(), val_fraction, seed)
     except ValueError as err:
-        raise DalibError(f"cannot split source {domain.name!r} 80/20 ({err}); it needs more samples per class") from None
-    return np.sort(train_idx), np.sort(val_idx)
+        raise DalibError(f"cannot split source {domain.name!r} 80/20 ({err}); "
+                         "it needs more samples per class") from None
 
 
 def split_target(domain: Domain, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,8 +77,24 @@ def split_target(domain: Domain, seed: int) -> tuple[np.ndarray, np.ndarray]:
     The target-only baseline trains on the labelled half; every method is also evaluated on
     the held-out half, so the rows of a table with the target-only line are comparable.
     """
-    y = domain.labels.numpy()
-    counts = np.bincount(y, minlength=domain.num_classes)
-    stratify = y if counts[counts > 0].min() >= 2 else None
-    labelled, heldout = train_test_split(np.arange(len(y)), test_size=0.5, random_state=seed, stratify=stratify)
-    return np.sort(labelled), np.sort(heldout)
+    try:
+        return _split(domain.labels.numpy(), 0.5, seed)
+    except ValueError as err:
+        raise DalibError(f"cannot split target {domain.name!r} 50/50 ({err}); it needs at least 2 samples") from None
+
+
+def target_only_problem(labels: np.ndarray, seed: int) -> str | None:
+    """Why the target-only reference cannot be trained on a target with class indices
+    ``labels`` (n,) and ``seed``, or None.
+
+    The reference splits the target 50/50 (`split_target`), then its labelled half 80/20 into
+    train and val (`split_source`); it needs both splits to succeed and at least 2 training
+    samples (a batch of one cannot be batch-normalised)."""
+    try:
+        labelled, _ = _split(labels, 0.5, seed)
+        train, _ = _split(labels[labelled], 0.2, seed)
+    except ValueError as err:
+        return f"({len(labels)} samples) is too small to split 50/50, then 80/20 ({err})"
+    if len(train) < 2:
+        return f"({len(labels)} samples) leaves {len(train)} training sample after the 50/50 and 80/20 splits"
+    return None

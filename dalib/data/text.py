@@ -25,10 +25,12 @@ import scipy.sparse as sp
 import torch
 from torch.utils.data import Dataset
 
-from dalib.data.domain import Domain
+from dalib.data.domain import Domain, tensor_domain
+from dalib.data.representations import text_representation
 from dalib.errors import DalibError
 
 SENTIMENT_CLASSES = ["negative", "positive"]
+SENTIMENT_DOMAINS = (("books", "B"), ("dvd", "D"), ("electronics", "E"), ("kitchen", "K"))
 _BLOCK = re.compile(r"<review>(.*?)</review>", re.DOTALL)
 _FIELD = re.compile(r"<([a-z_]+)>(.*?)</\1>", re.DOTALL)
 # Control characters other than whitespace. The raw files hold a few ``\x1a`` (ASCII SUB) where a
@@ -227,3 +229,30 @@ def counts_to_matrix(docs_per_domain: list[list[dict[str, int]]], max_features: 
         matrices.append(sp.csr_matrix((vals[kept], (rows[kept], cols[kept])), shape=(len(docs), len(index)),
                                       dtype=np.int32))
     return matrices
+
+
+def load_sentiment(folder: Path, names: list[str], representation: str, max_length: int) -> list[Domain]:
+    """Domains ``names`` of the multi-domain sentiment dataset in ``folder`` as ``representation``:
+
+    - ``counts``: the ``processed_acl`` unigram/bigram counts over the 5000 tokens with the
+      highest document frequency in all four domains (so a subset of domains gets the same
+      columns), x = log(1 + count) with every row scaled to unit L2 norm;
+    - ``raw``: the texts themselves (`TextDataset`), for counting and baselines;
+    - any other name: that registered text representation (`dalib.data.representations`) of the raw reviews
+      (title + text) with ``max_length`` tokens: ``minilm`` embeddings, ``tokens`` token ids.
+    """
+    represent = None if representation in ("counts", "raw") else text_representation(representation)
+    shorts = dict(SENTIMENT_DOMAINS)
+    if representation == "counts":
+        loaded = {n: sentiment_domain(folder, n, shorts[n], "counts") for n, _ in SENTIMENT_DOMAINS}
+        matrices = dict(zip(shorts, counts_to_matrix([docs for docs, _ in loaded.values()])))
+        out = []
+        for n in names:
+            x = np.log1p(matrices[n].toarray().astype(np.float32))
+            x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+            out.append(tensor_domain(n, shorts[n], list(SENTIMENT_CLASSES), x, loaded[n][1]))
+        return out
+    texts = [sentiment_domain(folder, n, shorts[n], "text") for n in names]
+    if represent is None:
+        return texts
+    return [represent(d, max_length) for d in texts]

@@ -4,6 +4,7 @@ a fine-tunable MiniLM backbone and the TF-IDF baseline.
 Only the TF-IDF baseline works without the extra; the rest import transformers when first used.
 """
 
+from dalib.text import domains as _domains  # noqa: F401  (registers the minilm and tokens representations)
 from dalib.text.backbone import MiniLMBackbone, build_minilm_backbone, token_domain, tokenize
 from dalib.text.cache import cached_embeddings
 from dalib.text.encoder import MINILM, embed_texts, load_encoder, mean_pool, minilm_path, require_text_extra

@@ -1,26 +1,24 @@
-"""Text domains turned into what the trainer consumes: MiniLM embeddings, token ids, or counts.
+"""The text representations the catalog asks for, registered into `dalib.data.representations`:
 
-``embedded_domain`` and ``token_domain`` (in `dalib.text.backbone`) work on any text domain,
-from the catalog's reviews or from `dalib.data.text_files.load_text_domains` (your own CSV /
-JSONL files).
+- ``minilm``: `embedded_domain`, MiniLM sentence embeddings (n, 384), cached;
+- ``tokens``: `dalib.text.backbone.token_domain`, token ids (n, 2, L) for full fine-tuning.
+
+Both work on any text domain, from the catalog's reviews or from
+`dalib.data.text_files.load_text_domains` (your own CSV / JSONL files). Importing
+`dalib.text` imports this module, so the registrations happen before any text dataset loads.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from dalib.data.domain import Domain, tensor_domain
-from dalib.data.text import SENTIMENT_CLASSES, counts_to_matrix, sentiment_domain
+from dalib.data.domain import Domain
+from dalib.data.representations import register_text_representation
 from dalib.errors import DalibError
 from dalib.text.backbone import token_domain
 from dalib.text.cache import cached_embeddings
-
-REPRESENTATIONS = ("minilm", "tokens", "counts", "raw")
-SENTIMENT_DOMAINS = (("books", "B"), ("dvd", "D"), ("electronics", "E"), ("kitchen", "K"))
 
 
 def embedded_domain(domain: Domain, max_length: int = 256) -> Domain:
@@ -34,31 +32,5 @@ def embedded_domain(domain: Domain, max_length: int = 256) -> Domain:
                   domain.labels, list(domain.texts))
 
 
-def load_sentiment(folder: Path, names: list[str], representation: str, max_length: int) -> list[Domain]:
-    """Domains ``names`` of the multi-domain sentiment dataset in ``folder`` as ``representation``:
-
-    - ``minilm``: embeddings of the raw reviews (title + text), ``max_length`` tokens;
-    - ``tokens``: token ids (n, 2, ``max_length``) for full fine-tuning of the encoder;
-    - ``counts``: the ``processed_acl`` unigram/bigram counts over the 5000 tokens with the
-      highest document frequency in all four domains (so a subset of domains gets the same
-      columns), x = log(1 + count) with every row scaled to unit L2 norm;
-    - ``raw``: the texts themselves (`dalib.data.text.TextDataset`), for counting and baselines.
-    """
-    if representation not in REPRESENTATIONS:
-        raise DalibError(f"unknown text representation {representation!r}; use one of {REPRESENTATIONS}")
-    shorts = dict(SENTIMENT_DOMAINS)
-    if representation == "counts":
-        loaded = {n: sentiment_domain(folder, n, shorts[n], "counts") for n, _ in SENTIMENT_DOMAINS}
-        matrices = dict(zip(shorts, counts_to_matrix([docs for docs, _ in loaded.values()])))
-        out = []
-        for n in names:
-            x = np.log1p(matrices[n].toarray().astype(np.float32))
-            x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-            out.append(tensor_domain(n, shorts[n], list(SENTIMENT_CLASSES), x, loaded[n][1]))
-        return out
-    texts = [sentiment_domain(folder, n, shorts[n], "text") for n in names]
-    if representation == "raw":
-        return texts
-    if representation == "tokens":
-        return [token_domain(d, max_length) for d in texts]
-    return [embedded_domain(d, max_length) for d in texts]
+register_text_representation("minilm", embedded_domain)
+register_text_representation("tokens", token_domain)

@@ -2,20 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from dalib.alignment.base import Discrepancy
+from dalib.errors import DalibError
+
+
+@runtime_checkable
+class TermLoss(Protocol):
+    """What the objective and the trainer need of a term's loss D(F_s, F_t) (an ``nn.Module``).
+
+    Called as ``D(f_s, f_t, logits_s=, logits_t=, y_s=, w_s=, progress=)`` with f_s (n_s, d),
+    f_t (n_t, d), logits (n, C), y_s (n_s,) int64, w_s (n_s,) or None, p ∈ [0, 1]; returns a
+    scalar tensor. ``uses_target`` False lets the trainer skip the target batch;
+    ``anchored_parameters()`` lists model parameters exempt from weight decay.
+    `dalib.alignment.Discrepancy` is the base class every built-in loss uses.
+    """
+
+    uses_target: bool
+
+    def __call__(self, f_s: Tensor, f_t: Tensor, *, logits_s: Tensor | None = None,
+                 logits_t: Tensor | None = None, y_s: Tensor | None = None,
+                 w_s: Tensor | None = None, progress: float = 0.0) -> Tensor: ...
+
+    def anchored_parameters(self) -> list[nn.Parameter]: ...
 
 
 class Term(nn.Module):
-    """One alignment term λ(p)·D(F_s, F_t): a discrepancy with weight ``weight`` and schedule."""
+    """One alignment term λ(p)·D(F_s, F_t): a loss D (a `TermLoss`) with weight ``weight`` and schedule."""
 
-    def __init__(self, name: str, discrepancy: Discrepancy, weight: float,
+    def __init__(self, name: str, discrepancy: nn.Module, weight: float,
                  schedule: Callable[[float, float], float]) -> None:
+        if not (isinstance(discrepancy, nn.Module) and isinstance(discrepancy, TermLoss)):
+            raise DalibError(f"term {name!r}: {type(discrepancy).__name__} is not a loss module with uses_target "
+                             "and anchored_parameters(); subclass dalib.alignment.Discrepancy")
         super().__init__()
         self.name, self.discrepancy, self.weight, self.schedule = name, discrepancy, weight, schedule
 

@@ -10,7 +10,7 @@ import torch
 from dalib.alignment.adversarial import domain_adversarial_loss
 from dalib.alignment.cdan import CDAN, CDANE, MultilinearMap, entropy_weights
 from dalib.errors import DalibError
-from dalib.train.schedules import warm_start
+from dalib.alignment.schedules import warm_start
 
 
 def test_full_map_is_flattened_outer_product():

@@ -9,7 +9,8 @@ import torch
 from torch.nn import functional as F
 
 from dalib.alignment.adversarial import DANN, GradientReversal, grad_reverse
-from dalib.train.schedules import inverse_decay, warm_start
+from dalib.alignment.schedules import warm_start
+from dalib.train.schedules import inverse_decay
 
 
 @pytest.mark.parametrize("coeff", [0.0, 0.3, 1.0, 2.5])

@@ -12,6 +12,7 @@ from dalib.bench.profiles import profile_for
 from dalib.bench.run import RunOptions, RunSpec, execute
 from dalib.data.catalog import load_dataset
 from dalib.data.tasks import select_tasks
+from dalib.data.text import load_sentiment
 from dalib.errors import DalibError
 
 
@@ -66,7 +67,7 @@ def test_tfidf_row_needs_texts(make_domain):
 
 def test_unknown_representation_is_refused(data_root):
     with pytest.raises(DalibError, match="unknown text representation"):
-        text_domains.load_sentiment(data_root / "amazon_multidomain_sentiment_text", ["books"], "bert", 128)
+        load_sentiment(data_root / "amazon_multidomain_sentiment_text", ["books"], "bert", 128)
 
 
 @pytest.mark.parametrize("method", ["source_only", "dann"])
