@@ -21,6 +21,7 @@ from torchvision import transforms
 from dalib.data import folder
 from dalib.data.array_cache import load_array, save_array, writable_cache_dir
 from dalib.data.domain import Domain
+from dalib.data.views import one_view
 from dalib.errors import DalibError
 
 _FORMAT = "resize-short-side+center-crop uint8 (n,3,s,s) v1"  # part of the cache key
@@ -55,8 +56,17 @@ def image_tensor_domain(domain: Domain, image_size: int, cache_dir: Path | None 
     mean = torch.tensor(folder.IMAGENET_MEAN).view(3, 1, 1)
     std = torch.tensor(folder.IMAGENET_STD).view(3, 1, 1)
     x = torch.from_numpy(pixels).to(torch.float32).div_(255).sub_(mean).div_(std)  # as ToTensor + Normalize
-    return Domain(domain.name, domain.short, list(domain.class_names), TensorDataset(x, domain.labels),
+    return Domain(domain.name, domain.short, list(domain.class_names), ImageTensors(x, domain.labels, paths),
                   domain.labels, domain.texts)
+
+
+class ImageTensors(TensorDataset):
+    """Decoded images (x, y) that remember their files (``paths``), so a cached trunk can
+    re-read them at another resolution (`dalib.finetune.trunk_cache`)."""
+
+    def __init__(self, x: Tensor, y: Tensor, paths: list[Path]) -> None:
+        super().__init__(x, y)
+        self.paths = list(paths)
 
 
 def random_flip_crop(x: Tensor, pad: int = 4, generator: torch.Generator | None = None) -> Tensor:
@@ -97,7 +107,7 @@ def flip_crop(x: Tensor, generator: torch.Generator) -> Tensor:
     return random_flip_crop(x, 4, generator)
 
 
-AUGMENTATIONS = {"flip_crop": flip_crop}
+AUGMENTATIONS = {"flip_crop": flip_crop, "views": one_view}  # views: one cached view per sample
 
 
 def get_augmentation(name: str):

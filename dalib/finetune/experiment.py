@@ -13,6 +13,11 @@ skipped when the command is run again (a killed experiment resumes):
 4. ``multitask`` (optional): class + domain heads on one backbone (`multitask_run`).
 
 Every number is read at the last epoch: no target label selects anything.
+
+An optional top-level ``trunk:`` (``frozen``, ``top:N``, ``full``; `dalib.models.trunk`), with
+``views:`` (default 10), runs stages 2 and 3 on a cached trunk of the images at ``image_size``
+(default: the backbone's own resolution): the frozen part of the backbone runs once per cached
+view, only the rest trains.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from dalib.errors import DalibError
 from dalib.finetune.fewshot import FewShotConfig, pretrain, run_kshot
 from dalib.finetune.multitask_run import run_multitask
 from dalib.finetune.strategies import get_strategy
+from dalib.models.trunk import validate_trunk
 from dalib.train.trainer import TrainConfig
 
 Say = Callable[[str], None]
@@ -79,21 +85,26 @@ def run_experiment(cfg: dict[str, Any], out: Path, data_root: Path | None, say: 
         weights = out / f"pretrained-{backbone}.pt"
         pre = _pretrain(cfg, domains, weights, out, say)
     ks = cfg["kshot"]
-    fs = FewShotConfig(**{k: ks[k] for k in FewShotConfig.__dataclass_fields__ if k in ks})
+    cut = validate_trunk(cfg.get("trunk", ""))
+    trunk = ({"trunk": cut, "image_size": int(cfg.get("image_size", 0)), "views": int(cfg.get("views", 10))}
+             if cut else {})
+    fs = FewShotConfig(**{**trunk, **{k: ks[k] for k in FewShotConfig.__dataclass_fields__ if k in ks}})
     target = domains[ks["domain"]]
-    say(f"{fs.k}-shot fine-tuning on {target.name}")
-    kshot = {name: [_stored(out / "kshot" / f"{name}-seed{seed}.json",
+    say(f"{fs.k}-shot fine-tuning on {target.name}" + (f" (trunk {fs.trunk})" if fs.trunk else ""))
+    tag = f"-{fs.trunk.replace(':', '')}" if fs.trunk else ""  # another trunk never reuses stored runs
+    kshot = {name: [_stored(out / "kshot" / f"{name}{tag}-seed{seed}.json",
                             lambda: run_kshot(get_strategy(name), backbone, weights, target, seed, fs), say)
                     for seed in ks.get("seeds", [0])] for name in ks["strategies"]}
     adapt: dict[str, list[dict[str, Any]]] = {}
     if "adaptation" in cfg:
         ad = cfg["adaptation"]
         task = select_tasks(list(domains.values()), [ad["task"]])[0]
-        prof = profile_for(cfg["dataset"]).with_overrides(backbone=backbone, weights=str(weights),
-                                                          **ad.get("profile", {}))
-        say(f"adaptation {task.name} from the same weights")
+        prof = profile_for(cfg["dataset"]).with_overrides(**{"backbone": backbone, "weights": str(weights), **trunk,
+                                                             **ad.get("profile", {})})
+        say(f"adaptation {task.name} from the same weights" + (f" (trunk {prof.trunk})" if prof.trunk else ""))
+        tag = f"-{prof.trunk.replace(':', '')}" if prof.trunk else ""
         for method in ad["methods"]:
-            adapt[method] = [_stored(out / "adapt" / f"{method}-seed{seed}.json", lambda: execute(
+            adapt[method] = [_stored(out / "adapt" / f"{method}{tag}-seed{seed}.json", lambda: execute(
                 RunSpec(cfg["dataset"], task.ascii_name, method, seed, prof), task, RunOptions(threads=2)), say)
                 for seed in ad.get("seeds", [0])]
     multi: dict[str, list[dict[str, Any]]] = {}

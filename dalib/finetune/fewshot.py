@@ -21,9 +21,11 @@ from dalib.data.image_tensors import get_augmentation
 from dalib.data.tasks import split_source
 from dalib.errors import DalibError
 from dalib.finetune.strategies import FineTuneStrategy, GradualUnfreezing, extract_features
+from dalib.finetune.trunk_cache import trunk_inputs, view_recipe
 from dalib.methods import build_terms, resolve_method
 from dalib.models import Classifier, build_backbone
 from dalib.models.backbones import MLP
+from dalib.models.trunk import TrunkCut, parse_trunk
 from dalib.models.vision import save_weights
 from dalib.train.objective import Objective
 from dalib.train.trainer import TrainConfig, Trainer, seed_everything
@@ -31,7 +33,12 @@ from dalib.train.trainer import TrainConfig, Trainer, seed_everything
 
 @dataclass(frozen=True)
 class FewShotConfig:
-    """Budget of one k-shot run: ``epochs`` × ``iters_per_epoch`` steps of ``batch_size``."""
+    """Budget of one k-shot run: ``epochs`` × ``iters_per_epoch`` steps of ``batch_size``.
+
+    ``trunk`` ("", ``frozen``, ``top:N``, ``full``; `dalib.models.trunk`) trains on a cached
+    trunk of the domain's images at ``image_size`` px (0: the backbone's own) with ``views``
+    views per image; cached outputs replace ``augment`` by one cached view per sample.
+    """
 
     k: int = 3
     epochs: int = 10
@@ -41,6 +48,9 @@ class FewShotConfig:
     weight_decay: float = 5e-4
     bottleneck_dim: int = 256
     augment: str = "flip_crop"
+    trunk: str = ""
+    image_size: int = 0
+    views: int = 10
 
 
 def kshot_split(domain: Domain, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,11 +73,18 @@ def run_kshot(strategy: FineTuneStrategy, backbone_name: str, weights: str | Pat
     if strategy.pretrained and not weights:
         raise DalibError(f"strategy {strategy.name!r} starts from pretrained weights; give a weights file")
     train_idx, test_idx = kshot_split(domain, config.k, seed)
-    train, test = domain.subset(train_idx, ":kshot"), domain.subset(test_idx, ":test")
+    cut = parse_trunk(config.trunk)
+    check_trunk_strategy(strategy, cut)
     seed_everything(seed)
-    in_dim = int(train.dataset[0][0].numel())
+    in_dim = int(domain.dataset[0][0].numel())
     backbone = build_backbone(backbone_name, in_dim, weights=str(weights) if strategy.pretrained else None)
     augment = get_augmentation(config.augment)
+    if cut is not None:
+        recipe = view_recipe(backbone_name, config.image_size, config.views)
+        (domain,), backbone = trunk_inputs([domain], backbone, cut, recipe)
+        if cut.cached:  # one cached view per sample replaces the image augmentation
+            augment = get_augmentation("views" if recipe.views > 1 else "")
+    train, test = domain.subset(train_idx, ":kshot"), domain.subset(test_idx, ":test")
     if strategy.freeze_backbone:  # features once; the head trains on them, no augmentation
         train, test = extract_features(backbone, train), extract_features(backbone, test)
         backbone, augment = MLP(backbone.feature_dim, hidden=()), None
@@ -86,6 +103,19 @@ def run_kshot(strategy: FineTuneStrategy, backbone_name: str, weights: str | Pat
             "weights": str(weights) if strategy.pretrained else None, "n_train": len(train),
             "n_test": len(test), "config": asdict(config), "test_acc": history.epochs[-1].target_acc,
             **history.to_dict()}
+
+
+def check_trunk_strategy(strategy: FineTuneStrategy, cut: TrunkCut | None) -> None:
+    """Refuse a strategy the trunk cannot run: ``scratch`` needs the whole backbone to train
+    (trunk ``full``); under ``frozen`` nothing of the backbone trains (only ``feature_extraction``)."""
+    if cut is None or cut.mode == "full":
+        return
+    if not strategy.pretrained:
+        raise DalibError(f"strategy {strategy.name!r} trains a random backbone, which trunk {cut} would freeze; "
+                         "use trunk full (or '') for it")
+    if cut.mode == "frozen" and not strategy.freeze_backbone:
+        raise DalibError(f"strategy {strategy.name!r} trains the backbone, which trunk frozen keeps fixed; "
+                         "use feature_extraction, or trunk top:N / full")
 
 
 def pretrain(domains: list[Domain], backbone_name: str, out: Path, seed: int, config: TrainConfig,

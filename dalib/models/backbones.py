@@ -8,7 +8,10 @@ from pathlib import Path
 from torch import Tensor, nn
 
 from dalib.errors import DalibError
+from dalib.models.efficientnet import VARIANTS as EFFICIENTNET_VARIANTS
+from dalib.models.efficientnet import EfficientNetLite
 from dalib.models.vision import ARCHS, LeNet, TorchvisionBackbone, load_weights
+from dalib.models.weight_files import weights_file
 from dalib.text.backbone import build_minilm_backbone  # loads transformers only when built
 
 
@@ -38,16 +41,19 @@ class MLP(nn.Module):
 
 
 BACKBONES = {"mlp": MLP, "lenet": LeNet, "minilm": build_minilm_backbone,
-             **{arch: partial(TorchvisionBackbone, arch) for arch in ARCHS}}
+             **{arch: partial(TorchvisionBackbone, arch) for arch in ARCHS},
+             **{name: partial(EfficientNetLite, name) for name in EFFICIENTNET_VARIANTS}}
 
 
 def build_backbone(name: str, in_dim: int, weights: str | Path | None = None, **kwargs: object) -> nn.Module:
-    """Build a registered backbone for inputs of dimension ``in_dim``; ``weights`` names a local state-dict file."""
+    """Build a registered backbone for inputs of dimension ``in_dim``; ``weights`` names a local state-dict
+    file, or "imagenet" for the weights packaged with the vision extra (`weight_files.weights_file`)."""
     try:
         cls = BACKBONES[name]
     except KeyError:
         raise DalibError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}") from None
     backbone = cls(in_dim, **kwargs)  # type: ignore[operator]
-    if weights is not None:
-        load_weights(backbone, weights)
+    path = weights_file(name, weights)
+    if path is not None:
+        getattr(backbone, "load_weights_file", partial(load_weights, backbone))(path)
     return backbone

@@ -114,6 +114,18 @@ class TorchvisionBackbone(nn.Module):
                 start = i + 1
         return blocks + [("classifier", nn.Sequential(net.avgpool, net.classifier))]
 
+    def trunk_blocks(self) -> list[tuple[str, nn.Module]]:
+        """The ResNet as a cached trunk cuts it (`dalib.models.trunk`): stem (conv1 + bn1 + ReLU +
+        max-pool), layer1 … layer4, head (global average pool + flatten); composed in order they
+        are ``forward``. VGG-16 lists none."""
+        net = self.net
+        if not self.arch.startswith("resnet"):
+            raise DalibError(f"{self.arch} does not list trunk blocks; use a ResNet for a cached trunk "
+                             "(or trunk '' for the plain path)")
+        return ([("stem", nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool))]
+                + [(f"layer{i}", getattr(net, f"layer{i}")) for i in range(1, 5)]
+                + [("head", nn.Sequential(net.avgpool, nn.Flatten(1)))])
+
 
 def save_weights(module: nn.Module, path: str | Path) -> None:
     """Save ``module.state_dict()`` to ``path`` atomically (a temporary file, then rename)."""
