@@ -1,4 +1,9 @@
-"""Command line: ``dalib data list|verify``, ``dalib bench``, ``dalib table``."""
+"""Command line: ``dalib data``, ``bench``, ``table``, ``report``, ``methods``, ``finetune``.
+
+Building the parser imports no sub-command's code, so ``dalib --help`` starts in a few
+milliseconds; each ``cmd_*`` imports what it needs. Every `DalibError` — a bad option, a
+usage error of the parser itself — is printed as one line with exit code 2.
+"""
 
 from __future__ import annotations
 
@@ -9,33 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from dalib.errors import DalibError
-from dalib.finetune.command import add_parser as add_finetune_parser
-from dalib.yaml_file import read_mapping
 
 
-def _csv(text: str) -> list[str]:
-    return [p.strip() for p in text.split(",") if p.strip()]
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one-line `DalibError`s (exit 2, no usage dump)."""
 
-
-def _parse_value(text: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
-def parse_hparams(items: list[str]) -> tuple[tuple[str, str, Any], ...]:
-    """``term.name=value`` strings → sorted (term, name, value) triples."""
-    out = []
-    for item in items:
-        key, sep, value = item.partition("=")
-        term, dot, name = key.partition(".")
-        if not sep or not dot or not term or not name:
-            raise DalibError(f"bad --hp {item!r}; write TERM.NAME=VALUE, e.g. dann.weight=0.3")
-        out.append((term, name, _parse_value(value)))
-    return tuple(sorted(out))
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise DalibError(f"{message}; see `{self.prog} --help`")
 
 
 def cmd_data_list(args: argparse.Namespace) -> None:
@@ -74,89 +59,30 @@ def cmd_data_verify(args: argparse.Namespace) -> None:
         raise DalibError(f"dataset {spec.name!r} failed verification; replace the files listed above")
 
 
-def _hp_targets(method: str, weights: str) -> list[str]:
-    """Which ``--hp TERM.`` prefixes apply to a run: its terms, ``weights``, or ``shallow``."""
-    if method.startswith("shallow_"):
-        return ["shallow"]
-    return [*method.split("+"), "profile", *(["weights"] if weights else [])]
+def cmd_data_check(args: argparse.Namespace) -> None:
+    from dalib.data.path_check import check_path
 
-
-def parse_grid(items: list[str]) -> list[tuple[str, str, list[Any]]]:
-    """``TERM.NAME=v1,v2`` (a term's hyper-parameter) or ``NAME=v1,v2`` (a training setting
-    such as lr or epochs) → (term or "profile", name, values)."""
-    from dalib.bench.profiles import Profile
-
-    out = []
-    for item in items:
-        key, sep, values = item.partition("=")
-        term, dot, name = key.rpartition(".") if "." in key else ("profile", "", key)
-        if not sep or not values or not name:
-            raise DalibError(f"bad --grid {item!r}; write NAME=V1,V2 or TERM.NAME=V1,V2, e.g. dann.weight=0.1,1")
-        if term == "profile" and name not in Profile.__dataclass_fields__:
-            raise DalibError(f"--grid {name} is not a training setting; use one of "
-                             f"{', '.join(Profile.__dataclass_fields__)} or TERM.NAME")
-        out.append((term, name, [_parse_value(v) for v in _csv(values)]))
-    return out
-
-
-def grid_settings(grid: list[tuple[str, str, list[Any]]], targets: list[str]) -> list[tuple[tuple[str, str, Any], ...]]:
-    """Every combination of the grid's values that applies to a run with these targets."""
-    from itertools import product
-
-    axes = [[(t, n, v) for v in values] for t, n, values in grid if t in targets]
-    return [tuple(combo) for combo in product(*axes)]
+    report = check_path(args.path, args.x_key, args.y_key)
+    print("\n".join(report.lines()))
+    if not report.ok:
+        raise DalibError(f"{args.path} has {len(report.problems)} problem(s), listed above; fix them before `dalib bench`")
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    from dalib.bench.grid import GridSource, run_grid, task_names
-    from dalib.bench.profiles import profile_for
-    from dalib.bench.run import RunOptions, RunSpec
-    from dalib.bench.shallow_run import is_shallow, parse_shallow
-    from dalib.data.catalog import get_spec
-    from dalib.data.root import find_data_root
-    from dalib.eval.selection import check_protocol, describe
-    from dalib.methods import SOURCE_ONLY, TARGET_ONLY, resolve_method
-    from dalib.plugins import load_plugins
-    from dalib.reweighting import WEIGHT_ESTIMATORS
+    """Validate every option (`BenchConfig`), then plan, run or resume, and write the tables."""
+    from dalib.bench.config import BenchConfig
+    from dalib.bench.plan import plan_bench, run_bench
+    from dalib.eval.selection import describe
 
-    load_plugins(args.plugin)
-    check_protocol(args.select)
-    spec = get_spec(args.dataset)
-    root = None if spec.kind == "embedded" else find_data_root(args.data_root)
-    methods = _csv(args.methods)
-    for m in methods:
-        parse_shallow(m) if is_shallow(m) else resolve_method(m)
-    if SOURCE_ONLY not in methods:
-        methods.insert(0, SOURCE_ONLY)
-    if args.target_only and TARGET_ONLY not in methods:
-        methods.append(TARGET_ONLY)
-    seeds = [int(s) for s in _csv(args.seeds)]
-    source = GridSource(spec.name, str(root) if root else None, tuple(str(Path(p).resolve()) for p in args.plugin))
-    tasks = task_names(source, _csv(args.tasks) if args.tasks else None)
-    profile = profile_for(spec.name).with_overrides(epochs=args.epochs)
-    hparams = parse_hparams(args.hp)
-    chosen_weights = _csv(args.weights) if args.weights else []
-    for w in chosen_weights:
-        if w not in WEIGHT_ESTIMATORS:
-            raise DalibError(f"unknown --weights {w!r}; choose from {', '.join(WEIGHT_ESTIMATORS)}")
-
-    def weightings(method: str) -> list[str]:
-        """Each deep method runs unweighted and once per chosen weight estimator."""
-        return [""] if is_shallow(method) else ["", *chosen_weights]
-
-    grid = parse_grid(args.grid)
-    specs = [RunSpec(spec.name, t, m, s, profile,
-                     tuple(sorted(h for h in hparams if h[0] in _hp_targets(m, w)) + list(g)),
-                     args.device, w, args.reweight_every if w else 0)
-             for m in methods for w in weightings(m)
-             for g in grid_settings(grid, _hp_targets(m, w))
-             for t in tasks for s in seeds]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    log_root = str(out / "tensorboard") if args.tensorboard else None
-    weighted = f" (+ weights {', '.join(chosen_weights)})" if chosen_weights else ""
-    print(f"dalib bench: {spec.name}, {len(tasks)} tasks × {len(methods)} methods{weighted} × {len(seeds)} seeds "
-          f"= {len(specs)} runs → {out}" + (f"; TensorBoard: tensorboard --logdir {log_root}" if log_root else ""))
+    config = BenchConfig.from_cli(args)
+    plan = plan_bench(config)
+    methods = config.run_methods
+    log_root = f"{config.out}/tensorboard" if config.tensorboard else None
+    weighted = f" (+ weights {', '.join(config.weights)})" if config.weights else ""
+    grid = "".join(f" × {len(values)} {term}.{name}" for term, name, values in config.grid)
+    print(f"dalib bench: {config.dataset}, {len(plan.tasks)} tasks × {len(methods)} methods{weighted}{grid} × "
+          f"{len(config.seeds)} seeds = {len(plan.specs)} runs → {config.out}"
+          + (f"; TensorBoard: tensorboard --logdir {log_root}" if log_root else ""))
     start = time.perf_counter()
 
     def progress(rec: dict[str, Any], done: int, total: int) -> None:
@@ -164,31 +90,28 @@ def cmd_bench(args: argparse.Namespace) -> None:
         print(f"  [{done}/{total}] {rec['task_name']} {rec['method']} seed {rec['seed']}: "
               f"last-epoch target acc {acc:.1f}% ({rec['seconds']:.1f}s)", flush=True)
 
-    options = RunOptions(log_root=log_root, progress_bar=args.progress, threads=args.threads)
-    records = run_grid(source, specs, out, options, args.workers, progress,
-                       backend=args.backend, ray_address=args.ray_address)
+    records = run_bench(plan, progress)
     wall = time.perf_counter() - start
-    _write_tables(records, args.select, out, tasks)
-    print(f"selection protocol: {args.select} — {describe(args.select)}")
-    print(f"wall time: {wall:.1f}s for {len(specs)} runs ({args.workers} worker(s))")
+    _write_tables(records, config.select, Path(config.out), plan.tasks)
+    print(f"selection protocol: {config.select} — {describe(config.select)}")
+    print(f"wall time: {wall:.1f}s for {len(plan.specs)} runs ({config.workers} worker(s))")
 
 
 def _write_tables(records: list[dict[str, Any]], protocol: str, out: Path, tasks: list[str] | None = None) -> None:
+    from dalib.bench.atomic import write_text_atomic
+    from dalib.bench.report import artefact_name
     from dalib.bench.tables import build_table, to_csv, to_latex, to_markdown
-    from dalib.eval.selection import uses_target_labels
 
-    stem = "table" if protocol == "last" else f"table-{protocol}"
-    if uses_target_labels(protocol):
-        stem = "table-ORACLE"
+    stem = artefact_name("table", protocol, "")  # table, table-PROTOCOL or table-ORACLE
     metrics = ["target_acc"]
     if any(r["method"] == "target_only" for r in records):
         metrics.append("target_heldout_acc")
     for metric in metrics:
         name = stem if metric == "target_acc" else f"{stem}-heldout"
         table = build_table(records, protocol, tasks, metric)
-        (out / f"{name}.md").write_text(to_markdown(table))
-        (out / f"{name}.csv").write_text(to_csv(table))
-        (out / f"{name}.tex").write_text(to_latex(table))
+        write_text_atomic(out / f"{name}.md", to_markdown(table))
+        write_text_atomic(out / f"{name}.csv", to_csv(table))
+        write_text_atomic(out / f"{name}.tex", to_latex(table))
         print(to_markdown(table))
         print(f"wrote {out / name}.md, .csv and .tex")
 
@@ -204,31 +127,37 @@ def _stored_records(folder: str) -> list[dict[str, Any]]:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
+    """Write the report, its plots and a t-SNE plot, each atomically; names and titles say ORACLE
+    under a protocol that reads target labels, so they never overwrite the honest files."""
+    from dalib.bench.atomic import write_text_atomic
     from dalib.bench.plots import gain_heatmap, pad_vs_gain
-    from dalib.bench.report import report_markdown, transfer_rows
+    from dalib.bench.report import artefact_name, report_markdown, transfer_rows
     from dalib.eval.selection import check_protocol
+    from dalib.plugins import load_plugins
 
+    load_plugins(args.plugin)
     check_protocol(args.select)
     out = Path(args.dir)
     records = _stored_records(args.dir)
     rows = transfer_rows(records, args.select)
     if not rows:
         raise DalibError(f"{out} has no method runs beside source-only runs of the same tasks and seeds")
-    plots = ["gain_heatmap.png", "pad_vs_gain.png"]
-    gain_heatmap(rows, out / plots[0])
-    pad_vs_gain(rows, out / plots[1])
-    if args.tsne != "none":
-        plots.append(_tsne(records, args, out))
-    stem = "report-ORACLE" if args.select == "oracle" else "report"
+    tsne = [] if args.tsne == "none" else [_tsne(records, args, out)]  # the re-run may fail: before other files
+    plots = [artefact_name("gain_heatmap", args.select, ".png"), artefact_name("pad_vs_gain", args.select, ".png")]
+    gain_heatmap(rows, out / plots[0], args.select)
+    pad_vs_gain(rows, out / plots[1], args.select)
+    plots += tsne
+    name = artefact_name("report", args.select, ".md")
     text = report_markdown(records, args.select, rows, plots)
-    (out / f"{stem}.md").write_text(text)
+    write_text_atomic(out / name, text)
     print(text)
-    print(f"wrote {out / stem}.md and {', '.join(plots)}")
+    print(f"wrote {out / name} and {', '.join(plots)}")
 
 
 def _tsne(records: list[dict[str, Any]], args: argparse.Namespace, out: Path) -> str:
     """Re-execute one stored run (seeded, so the same model) and plot its features with t-SNE."""
     from dalib.bench.plots import tsne_plot
+    from dalib.bench.report import artefact_name, oracle_title
     from dalib.bench.run import spec_of, train_model
     from dalib.bench.shallow_run import is_shallow
     from dalib.data.catalog import get_spec, load_dataset
@@ -252,13 +181,15 @@ def _tsne(records: list[dict[str, Any]], args: argparse.Namespace, out: Path) ->
         raise DalibError(f"re-executing {record['key']} did not reproduce its stored accuracy; "
                          "was it run with another dalib version or device?")
     f_s, f_t = predict(model, task.source).features.numpy(), predict(model, task.target).features.numpy()
-    tsne_plot(f_s, f_t, f"{record['task_name']} {record['method']} seed {record['seed']}", out / "tsne.png")
-    return "tsne.png"
+    name = artefact_name("tsne", args.select, ".png")
+    title = oracle_title(args.select, sep="\n") + f"{record['task_name']} {record['method']} seed {record['seed']}"
+    tsne_plot(f_s, f_t, title, out / name)
+    return name
 
 
 def cmd_methods(args: argparse.Namespace) -> None:
-    from dalib.alignment.registry import REGISTRY
     from dalib.bench.shallow_run import shallow_methods
+    from dalib.methods import REGISTRY  # dalib.methods registers every built-in term (l2sp and bss too)
     from dalib.plugins import load_plugins
 
     load_plugins(args.plugin)
@@ -271,61 +202,83 @@ def cmd_methods(args: argparse.Namespace) -> None:
 
 
 def cmd_table(args: argparse.Namespace) -> None:
-    from dalib.eval.selection import check_protocol
+    from dalib.eval.selection import PROTOCOLS
 
-    check_protocol(args.select)
+    if args.select not in PROTOCOLS:
+        raise DalibError(f"--select {args.select!r}: expected one of {', '.join(PROTOCOLS)}")
+    if not Path(args.dir).is_dir():
+        raise DalibError(f"{args.dir}: no such folder; pass the --out folder of a `dalib bench`")
     _write_tables(_stored_records(args.dir), args.select, Path(args.dir))
 
 
+def cmd_finetune(args: argparse.Namespace) -> None:
+    from dalib.finetune.command import cmd_finetune as run
+
+    run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dalib", description="Domain adaptation benchmarks.")
+    """The `dalib` parser; it imports no sub-command's code (each ``cmd_*`` imports its own)."""
+    parser = _Parser(prog="dalib", description="Domain adaptation benchmarks.")
     sub = parser.add_subparsers(dest="command", required=True)
-    data = sub.add_parser("data", help="list or verify datasets").add_subparsers(dest="data_command", required=True)
+    data = sub.add_parser("data", help="list, check or verify datasets")
+    data = data.add_subparsers(dest="data_command", required=True)
     p = data.add_parser("list", help="datasets, domains, classes, counts and whether files were found")
     p.add_argument("--data-root")
     p.set_defaults(func=cmd_data_list)
+    p = data.add_parser("check", help="domains, classes, counts and problems of a folder of your own data")
+    p.add_argument("path", help="root/<domain>/<class>/<image>, root/<domain>.npz|.mat|.csv or root/<domain>.csv|.jsonl")
+    p.add_argument("--x-key", help="name of the feature array in .npz/.mat files (default: found)")
+    p.add_argument("--y-key", help="name of the label array in .npz/.mat files (default: found)")
+    p.set_defaults(func=cmd_data_check)
     p = data.add_parser("verify", help="check the sha256 of every file of a dataset")
     p.add_argument("name")
     p.add_argument("--data-root")
     p.set_defaults(func=cmd_data_verify)
 
-    p = sub.add_parser("bench", help="run methods × tasks × seeds and print the table")
-    p.add_argument("--config", help="a YAML file of bench options (experiments/*.yaml); flags override it")
-    p.add_argument("--dataset", default="rotated-digits")
-    p.add_argument("--methods", default="source_only,dann",
-                   help="comma list; combine terms with '+'; shallow_<coral|sa|tca|jda|none>_<1nn|svm> for shallow ones")
-    p.add_argument("--seeds", default="0,1,2")
+    # Only the flags given reach BenchConfig (SUPPRESS): its field defaults, a --config file,
+    # then the flags, in that order; every value is converted and checked there, not here.
+    p = sub.add_parser("bench", help="run methods × tasks × seeds and print the table",
+                       argument_default=argparse.SUPPRESS)
+    p.add_argument("--config", help="a YAML file of bench options named as these flags (experiments/*.yaml); "
+                   "flags override it, --hp/--grid/--plugin add to it")
+    p.add_argument("--dataset", help="a catalog name (`dalib data list`; default rotated-digits)")
+    p.add_argument("--methods", help="comma list (default source_only,dann); combine terms with '+'; "
+                   "shallow_<coral|sa|tca|jda|none>_<1nn|svm> for shallow ones")
+    p.add_argument("--seeds", help="comma list of integers ≥ 0 (default 0,1,2)")
     p.add_argument("--tasks", help="comma list like A2W,W2A (default: every ordered pair)")
-    p.add_argument("--out", default="runs/bench")
-    p.add_argument("--select", default="last", help="last | source-val | entropy | iwv | dev | snd | oracle (uses target labels)")
-    p.add_argument("--workers", type=int, default=1, help="runs in parallel (local processes or Ray tasks)")
-    p.add_argument("--threads", type=int, default=1, help="torch/BLAS threads per run (1: the same numbers on every backend)")
-    p.add_argument("--backend", choices=["local", "ray"], default="local",
-                   help="local processes, or Ray (pip install 'dalib[ray]'; ray.init() locally unless --ray-address)")
+    p.add_argument("--out", help="output folder, one setting per folder (default runs/bench)")
+    p.add_argument("--select", help="last (default) | source-val | entropy | iwv | dev | snd | oracle (uses target labels)")
+    p.add_argument("--workers", help="runs in parallel, local processes or Ray tasks (default 1)")
+    p.add_argument("--threads", help="torch/BLAS threads per run (default 1: the same numbers on every backend)")
+    p.add_argument("--backend", help="local (default) processes, or ray (pip install 'dalib[ray]'; "
+                   "ray.init() locally unless --ray-address)")
     p.add_argument("--ray-address", help="address of a running Ray cluster for --backend ray")
-    p.add_argument("--epochs", type=int, help="override the dataset profile's epochs")
-    p.add_argument("--hp", action="append", default=[], help="TERM.NAME=VALUE, e.g. dann.weight=0.3 or shallow.reg=1")
-    p.add_argument("--grid", action="append", default=[],
+    p.add_argument("--epochs", help="override the dataset profile's epochs")
+    p.add_argument("--hp", action="append", help="TERM.NAME=VALUE, e.g. dann.weight=0.3, profile.lr=0.003 or "
+                   "shallow.reg=1 (tuples as 512/256); such runs get their own table rows")
+    p.add_argument("--grid", action="append",
                    help="hyper-parameter grid, chosen per task by the selection protocol: "
                         "TERM.NAME=V1,V2 (e.g. dann.weight=0.1,1,10) or NAME=V1,V2 (lr=0.01,0.003)")
-    p.add_argument("--plugin", action="append", default=[], help="a .py file that registers new losses")
+    p.add_argument("--plugin", action="append", help="a .py file that registers new losses")
     p.add_argument("--weights", help="comma list of instance-weight estimators (kmm, kliep, discriminative): "
                    "each deep method also runs with source weights w_i = p_t(x)/p_s(x)")
-    p.add_argument("--reweight-every", type=int, default=0,
-                   help="re-estimate the weights on the learned features every K epochs (0: once, on the inputs)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--reweight-every", help="re-estimate the weights on the learned features every K epochs "
+                   "(default 0: once, on the inputs)")
+    p.add_argument("--device", help="cpu (default), cuda, cuda:N or mps")
     p.add_argument("--tensorboard", action="store_true", help="write a TensorBoard run directory per run")
     p.add_argument("--progress", action="store_true", help="show a progress bar for every run's steps")
     p.add_argument("--no-target-only", dest="target_only", action="store_false",
                    help="skip the target-only reference runs (trained on half of the labelled target)")
-    p.add_argument("--data-root")
+    p.add_argument("--data-root", help="folder holding the datasets (default: DALIB_DATA, then ../shared/data)")
     p.set_defaults(func=cmd_bench)
-    parser.bench_parser = p  # type: ignore[attr-defined]  (main() loads --config into its defaults)
 
     p = sub.add_parser("report", help="negative-transfer report with plots for a bench folder")
     p.add_argument("dir")
     p.add_argument("--select", default="last")
     p.add_argument("--tsne", default="", help="run key to plot with t-SNE (default: first adapted run; 'none' to skip)")
+    p.add_argument("--plugin", action="append", default=[],
+                   help="a .py file that registers new losses (as for `dalib bench`), to re-run its methods for t-SNE")
     p.add_argument("--data-root")
     p.set_defaults(func=cmd_report)
 
@@ -333,7 +286,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plugin", action="append", default=[], help="a .py file that registers new losses")
     p.set_defaults(func=cmd_methods)
 
-    add_finetune_parser(sub)
+    p = sub.add_parser("finetune", help="pretrain, then k-shot fine-tuning strategies, adaptation and multi-task "
+                                         "(one YAML experiment; resumes finished runs)")
+    p.add_argument("experiment", help="YAML file, e.g. experiments/finetune_office_caltech10_images.yaml")
+    p.add_argument("--out", help="output folder (default: the file's 'out', else runs/finetune)")
+    p.add_argument("--weights", help="start from this local state-dict file (e.g. ImageNet ResNet-18) instead of "
+                                      "pre-training; never downloaded")
+    p.add_argument("--data-root", help="folder holding the datasets (default: DALIB_DATA, then ../shared/data)")
+    p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("table", help="rebuild the table of a bench folder under a selection protocol")
     p.add_argument("dir")
@@ -342,32 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_config(path: str) -> dict[str, Any]:
-    """A YAML experiment file → `dalib bench` option defaults (keys as the long options, with _)."""
-    config = read_mapping(path, "config", "bench options, e.g. 'dataset: office-caltech10-surf'")
-    config = {k.replace("-", "_"): v for k, v in config.items()}
-    for key in ("methods", "seeds", "tasks", "weights"):
-        if isinstance(config.get(key), list):
-            config[key] = ",".join(str(v) for v in config[key])
-    for key in ("hp", "plugin"):
-        if key in config and not isinstance(config[key], list):
-            config[key] = [config[key]]
-    return config
-
-
 def main(argv: list[str] | None = None) -> int:
+    """Run one sub-command; a `DalibError` (any bad input) is one line on stderr and exit code 2."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        if getattr(args, "config", None):
-            bench = parser.bench_parser  # type: ignore[attr-defined]
-            config = load_config(args.config)
-            known = {a.dest for a in bench._actions}
-            unknown = sorted(set(config) - known)
-            if unknown:
-                raise DalibError(f"{args.config}: unknown options {unknown}; use `dalib bench --help` names")
-            bench.set_defaults(**config)
-            args = parser.parse_args(argv)
         args.func(args)
     except DalibError as err:
         print(f"dalib: error: {err}", file=sys.stderr)

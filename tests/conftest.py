@@ -6,9 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from dalib.data.domain import Domain, tensor_domain
 from dalib.data.root import find_data_root
+
+# One torch thread, as every bench run uses: the suite's models are tiny, where a second
+# thread only adds synchronisation (a resume test: 11 s → 3 s on a busy 2-core machine).
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from dalib.data.root import require_data_root
 from dalib.errors import DalibError
 from dalib.models import Classifier, build_backbone
 from dalib.train.objective import Objective, Term
-from dalib.train.schedules import constant
+from dalib.alignment.schedules import constant
 from dalib.train.trainer import TrainConfig, Trainer
 
 

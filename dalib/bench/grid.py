@@ -2,8 +2,15 @@
 
 Which runs are finished is decided by the results store ``OUT/results.sqlite`` (see
 `dalib.bench.store`): a run counts once its record and epochs are committed there. Workers
-never write: each returns its record to this (parent) process, which stores it as soon as it
-arrives and then writes the per-run JSON export ``OUT/runs/<key>.json``.
+never write: each returns its record to this (parent) process, which adds the run's
+fingerprint (`dalib.bench.fingerprint`), stores it as soon as it arrives and then writes the
+per-run JSON export ``OUT/runs/<key>.json``.
+
+A stored record is reused only when its fingerprint equals the one this grid computes for
+the run. Otherwise — or when the folder holds runs whose shared settings (dataset, versions,
+device, profile) differ from this grid's, which one table would mix — the grid stops before
+any run with one line naming the first difference (`dalib.bench.mixing.find_mixing`): use a
+new output folder for a new setting.
 
 Backends: ``"local"`` runs serially in this process (``workers=1``) or in ``workers`` spawned
 processes; ``"ray"`` submits one Ray task per run (``ray.init(num_cpus=workers)`` locally,
@@ -22,11 +29,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from dalib.bench.fingerprint import dataset_identity, fingerprint, run_setting
+from dalib.bench.mixing import RunEntry, find_mixing
 from dalib.bench.run import RunOptions, RunSpec, execute, write_json_atomic
 from dalib.bench.store import ResultsStore, store_path
 from dalib.data.catalog import load_dataset
-from dalib.data.tasks import Task, select_tasks
+from dalib.data.tasks import Task, select_tasks, target_only_problem
 from dalib.errors import DalibError
+from dalib.methods import TARGET_ONLY
 
 BACKENDS = ("local", "ray")
 RAY_MISSING = "the ray backend needs the optional extra: pip install 'dalib[ray]'"
@@ -156,13 +166,32 @@ def _runner(backend: str, workers: int) -> Callable[..., Iterator[dict[str, Any]
     return _serial if workers <= 1 else _processes
 
 
+def _drop_unsplittable_references(source: GridSource, specs: list[RunSpec],
+                                  log: Callable[[str], None] | None) -> list[RunSpec]:
+    """``specs`` without the target-only runs whose target is too small to split (see
+    `target_only_problem`); each one dropped is logged as a note instead of failing the grid."""
+    kept = []
+    for spec in specs:
+        if spec.method == TARGET_ONLY:
+            target = _tasks(source)[spec.task].target
+            problem = target_only_problem(target.labels.numpy(), spec.seed)
+            if problem:
+                if log is not None:
+                    log(f"note: target-only reference skipped for {spec.task} seed {spec.seed}: "
+                        f"target {target.name!r} {problem}")
+                continue
+        kept.append(spec)
+    return kept
+
+
 def run_grid(source: GridSource, specs: list[RunSpec], out: Path, options: RunOptions,
              workers: int = 1, on_done: OnDone | None = None, *, backend: str = "local",
              ray_address: str | None = None, log: Callable[[str], None] | None = _say) -> list[dict[str, Any]]:
     """Run every spec not yet in ``OUT/results.sqlite``; return all records (stored and new) in spec order.
 
     ``on_done(record, done, total)`` is called after each new run is stored; ``log`` gets
-    one line saying how many runs were already finished when some were (None: silent).
+    one line saying how many runs were already finished when some were, and one note per
+    target-only reference skipped because its target is too small to split (None: silent).
     """
     if backend not in BACKENDS:
         raise DalibError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
@@ -171,9 +200,15 @@ def run_grid(source: GridSource, specs: list[RunSpec], out: Path, options: RunOp
     if backend == "ray":
         _import_ray()  # fail before opening anything when the extra is missing
     out = Path(out)
+    specs = _drop_unsplittable_references(source, specs, log)
     keys = [s.key for s in specs]
     specs = list({s.key: s for s in specs}.values())  # a run listed twice runs once
+    dataset = dataset_identity(source.dataset)
+    settings = {s.key: run_setting(s, dataset) for s in specs}
+    identity = {k: {"fingerprint": fingerprint(v), "setting": v} for k, v in settings.items()}
+    grids = {s.key: list(s.grid_axes) for s in specs}
     with ResultsStore(store_path(out)) as store:
+        _refuse_other_settings(out, store, specs, identity)
         finished = store.finished_keys()
         todo = [s for s in specs if s.key not in finished]
         done = len(specs) - len(todo)
@@ -186,6 +221,7 @@ def run_grid(source: GridSource, specs: list[RunSpec], out: Path, options: RunOp
             runner = _runner(backend, workers)
             with closing(runner(source, todo, options, workers=workers, ray_address=ray_address)) as new_records:
                 for record in new_records:
+                    record = {**record, "grid": grids[record["key"]], **identity[record["key"]]}
                     store.put(record)
                     write_json_atomic(record_path(out, record["key"]), record)
                     done += 1
@@ -194,7 +230,19 @@ def run_grid(source: GridSource, specs: list[RunSpec], out: Path, options: RunOp
         return store.records(keys)
 
 
-def task_names(source: GridSource, wanted: list[str] | None) -> list[str]:
-    """ASCII names of the chosen tasks (all ordered pairs when ``wanted`` is None)."""
-    root = Path(source.data_root) if source.data_root else None
-    return [t.ascii_name for t in select_tasks(load_dataset(source.dataset, root), wanted)]
+def _refuse_other_settings(out: Path, store: ResultsStore, specs: list[RunSpec],
+                           identity: dict[str, dict[str, Any]]) -> None:
+    """Stop, naming the difference, when reusing or adding to the folder's runs would mix settings."""
+    stored = {e["key"]: RunEntry.of_record(e, "stored") for e in store.settings()}
+    legacy = [s.key for s in specs if s.key in stored and stored[s.key].fingerprint is None]
+    if legacy:
+        raise DalibError(f"{out} holds {len(legacy)} run(s) of this bench stored without a fingerprint by an older "
+                         f"dalib (e.g. {legacy[0]}); their setting is unknown: use a new --out")
+    new = [RunEntry(s.key, s.label, s.hparams, s.grid_axes, identity[s.key]["fingerprint"],
+                    identity[s.key]["setting"], "new") for s in specs]
+    same = {e.key for e in new if e.key in stored and stored[e.key].fingerprint == e.fingerprint}
+    problem = find_mixing(list(stored.values()) + [e for e in new if e.key not in same])
+    if problem:
+        raise DalibError(f"{out} holds runs made with another setting — {problem}; use a new --out "
+                         "(or delete the folder) so that no record or table mixes settings")
+

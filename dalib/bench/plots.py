@@ -1,4 +1,8 @@
-"""PNG plots of a negative-transfer report (matplotlib, no display needed)."""
+"""PNG plots of a negative-transfer report (matplotlib, no display needed).
+
+Each plot is written atomically and its title names the selection protocol, with the ORACLE
+prefix when the protocol reads target labels.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,26 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 
-from dalib.bench.report import TransferRow  # noqa: E402
+from dalib.bench.atomic import save_figure_atomic  # noqa: E402
+from dalib.bench.report import MIN_SEEDS_FOR_NT, TransferRow, oracle_title  # noqa: E402
 
 
-def gain_heatmap(rows: list[TransferRow], path: Path) -> None:
-    """Tasks × methods heatmap of the mean gain (pp); negative transfer cells are marked NT."""
+def _title(protocol: str, what: str) -> str:
+    """``what, selection: PROTOCOL``, under a line with the ORACLE label when the protocol reads target labels."""
+    return oracle_title(protocol, sep="\n") + f"{what}, selection: {protocol}"
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    try:
+        fig.tight_layout()
+        save_figure_atomic(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def gain_heatmap(rows: list[TransferRow], path: Path, protocol: str) -> None:
+    """Tasks × methods heatmap of the mean gain (pp); negative transfer cells are marked NT and
+    cells with too few seeds to flag it are marked with their seed count."""
     tasks = list(dict.fromkeys(r.task for r in rows))
     methods = list(dict.fromkeys(r.method for r in rows))
     grid = np.full((len(tasks), len(methods)), np.nan)
@@ -28,15 +47,15 @@ def gain_heatmap(rows: list[TransferRow], path: Path) -> None:
     ax.set_yticks(range(len(tasks)), tasks)
     for r in rows:
         i, j = tasks.index(r.task), methods.index(r.method)
-        ax.text(j, i, f"{r.gain_mean:+.1f}" + ("\nNT" if r.negative else ""), ha="center", va="center", fontsize=7)
+        mark = "\nNT" if r.negative else f"\nn={r.seeds}" if r.too_few_seeds else ""
+        ax.text(j, i, f"{r.gain_mean:+.1f}{mark}", ha="center", va="center", fontsize=7)
     fig.colorbar(im, ax=ax, label="gain over source-only (pp)")
-    ax.set_title("Transfer gain")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    few = f"\nn < {MIN_SEEDS_FOR_NT} seeds: too few to flag NT" if any(r.too_few_seeds for r in rows) else ""
+    ax.set_title(_title(protocol, "Transfer gain") + few, fontsize=9)
+    _save(fig, path)
 
 
-def pad_vs_gain(rows: list[TransferRow], path: Path) -> None:
+def pad_vs_gain(rows: list[TransferRow], path: Path, protocol: str) -> None:
     """Scatter of the adapted features' proxy A-distance against the gain, one colour per method."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for m in dict.fromkeys(r.method for r in rows):
@@ -47,9 +66,8 @@ def pad_vs_gain(rows: list[TransferRow], path: Path) -> None:
     ax.set_xlabel("proxy A-distance of adapted features")
     ax.set_ylabel("gain over source-only (pp)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    ax.set_title(_title(protocol, "Adapted-feature PAD vs gain"), fontsize=9)
+    _save(fig, path)
 
 
 def tsne_plot(f_s: np.ndarray, f_t: np.ndarray, title: str, path: Path, max_points: int = 600,
@@ -66,6 +84,4 @@ def tsne_plot(f_s: np.ndarray, f_t: np.ndarray, title: str, path: Path, max_poin
     ax.legend()
     ax.set_xticks([])
     ax.set_yticks([])
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)

@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from dalib.data.user_path import reference_layout
+from dalib.errors import DalibError
+from dalib.models.trunk import validate_trunk
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -19,6 +23,10 @@ class Profile:
     state-dict file the backbone starts from (never downloaded); ``backbone_lr_mult`` scales
     the backbone's learning rate relative to the new layers (layer-wise fine-tuning);
     ``augment`` names a training-batch augmentation of `AUGMENTATIONS` ("" for none).
+    ``trunk`` runs image backbones as a cached trunk (`dalib.bench.trunk_run`): "" the plain
+    path, ``frozen`` / ``top:N`` / ``full``; with a trunk, images are read at ``image_size`` px
+    (0: the backbone's own resolution) and ``frozen`` / ``top:N`` cache ``views`` views per
+    image (view 0 the centre crop).
     """
 
     backbone: str = "mlp"
@@ -34,10 +42,30 @@ class Profile:
     lr: float = 0.01
     weight_decay: float = 5e-4
     optimizer: str = "sgd"
+    trunk: str = ""
+    image_size: int = 0
+    views: int = 10
+
+    def __post_init__(self) -> None:
+        validate_trunk(self.trunk)
+        if not (self.image_size == 0 or self.image_size >= 32) or self.views < 1:
+            raise DalibError(f"profile image_size={self.image_size}, views={self.views}: a trunk needs "
+                             "image_size ≥ 32 px (0 for the backbone's own) and views ≥ 1")
 
     def with_overrides(self, **changes: Any) -> "Profile":
         """A copy with the given fields replaced (None values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def applied_backbone_lr_mult(self) -> float:
+        """The backbone's learning-rate multiplier the trainer uses: ``backbone_lr_mult`` for a
+        backbone that starts pretrained (a ``weights`` file, or one of `PRETRAINED_BACKBONES`),
+        1.0 for a randomly initialised one, which has nothing to preserve."""
+        pretrained = bool(self.weights) or self.backbone in PRETRAINED_BACKBONES
+        return self.backbone_lr_mult if pretrained else 1.0
+
+
+PRETRAINED_BACKBONES = ("minilm",)  # load their own pretrained weights when built
 
 
 PROFILES: dict[str, Profile] = {
@@ -45,8 +73,9 @@ PROFILES: dict[str, Profile] = {
     # a fixed 50 steps per epoch: with one pass per epoch the 125-sample dslr source got only
     # 60 steps and its source-val accuracy was still rising at the last epoch
     "office-caltech10-surf": Profile(hidden=(256,), bottleneck_dim=128, epochs=20, iters_per_epoch=50),
-    # CPU-sized: ResNet-18 on 64-px images decoded once; pass --hp profile.weights=FILE to
-    # start from pretrained weights (the backbone then learns at 0.1× the head's rate)
+    # CPU-sized: ResNet-18 on 64-px images decoded once, randomly initialised (all layers at
+    # lr); pass --hp profile.weights=FILE to start from pretrained weights, and the backbone
+    # then learns at 0.1× the head's rate (`Profile.applied_backbone_lr_mult`)
     "office-caltech10-images": Profile(backbone="resnet18", bottleneck_dim=256, epochs=10, iters_per_epoch=30,
                                        backbone_lr_mult=0.1, augment="flip_crop"),
     # frozen MiniLM sentence embeddings (384-d) → MLP; 500 steps
@@ -59,6 +88,12 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+IMAGE_FOLDER_PROFILE = "office-caltech10-images"  # the profile a folder of your own images gets
+
+
 def profile_for(dataset: str) -> Profile:
-    """The dataset's profile, or the generic default."""
-    return PROFILES.get(dataset, Profile())
+    """The dataset's profile; a folder of your own images (`dalib.data.user_path`) gets the
+    profile of `IMAGE_FOLDER_PROFILE`, anything else the generic default."""
+    if dataset in PROFILES:
+        return PROFILES[dataset]
+    return PROFILES[IMAGE_FOLDER_PROFILE] if reference_layout(dataset) == "images" else Profile()

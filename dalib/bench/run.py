@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -15,8 +12,11 @@ import torch
 from threadpoolctl import threadpool_limits
 
 import dalib
+from dalib.bench.atomic import write_json_atomic  # noqa: F401  (re-exported for grid, finetune)
 from dalib.bench.profiles import Profile
+from dalib.bench.values import format_value
 from dalib.bench.shallow_run import execute_shallow, is_shallow
+from dalib.bench.trunk_run import prepare_trunk
 from dalib.data.domain import Domain
 from dalib.data.image_tensors import get_augmentation
 from dalib.data.tasks import Task, split_source, split_target
@@ -24,6 +24,7 @@ from dalib.eval.metrics import predict
 from dalib.eval.transfer import proxy_a_distance
 from dalib.methods import TARGET_ONLY, build_terms, resolve_method
 from dalib.models import Classifier, build_backbone
+from dalib.models.weight_files import weights_sha256
 from dalib.reweighting import effective_sample_size, estimate_weights
 from dalib.train.objective import Objective
 from dalib.train.param_groups import backbone_lr_mults
@@ -32,7 +33,13 @@ from dalib.train.trainer import TrainConfig, Trainer, seed_everything
 
 @dataclass(frozen=True)
 class RunSpec:
-    """Everything that identifies a run; ``key`` names its record file."""
+    """What a run is; ``key`` names its record file.
+
+    ``grid_axes`` names the ``TERM.NAME`` of ``hparams`` that come from a ``--grid`` (tables
+    select over them per task); the others are one-off settings. Everything else that
+    changes the numbers (dataset files, term defaults, plugin code, versions) is in the
+    record's fingerprint (`dalib.bench.fingerprint`), which the results store compares.
+    """
 
     dataset: str
     task: str
@@ -43,6 +50,7 @@ class RunSpec:
     device: str = "cpu"
     weights: str = ""
     reweight_every: int = 0
+    grid_axes: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -54,8 +62,11 @@ class RunSpec:
 
     @property
     def key(self) -> str:
-        hp = "".join(f",{t}.{k}={v}" for t, k, v in self.hparams)
-        return f"{self.dataset}/{self.task}/{self.label}{hp}/seed{self.seed}"
+        """``dataset/task/label[,TERM.NAME=V…][,grid:TERM.NAME=V…]/seedN``; a folder dataset
+        of your own counts by its last path part."""
+        hp = "".join(f",{'grid:' if f'{t}.{k}' in self.grid_axes else ''}{t}.{k}={format_value(v)}"
+                     for t, k, v in self.hparams)
+        return f"{Path(self.dataset).name}/{self.task}/{self.label}{hp}/seed{self.seed}"
 
     def overrides(self) -> dict[str, dict[str, Any]]:
         """Hyper-parameter overrides grouped by term name."""
@@ -92,26 +103,27 @@ def _execute(spec: RunSpec, task: Task, options: RunOptions,
               "source": task.source.name, "target": task.target.name, "method": spec.label,
               "seed": spec.seed, "hparams": [list(h) for h in spec.hparams], "dalib_version": dalib.__version__,
               "spec": {"method": spec.method, "weights": spec.weights, "reweight_every": spec.reweight_every}}
+    seed_everything(spec.seed)
+    prof = spec.profile.with_overrides(**spec.overrides().get("profile", {}))
+    task, prof, backbone = prepare_trunk(prof, task, is_shallow(spec.method), spec.device)  # Profile.trunk
     labelled, heldout = split_target(task.target, spec.seed)
     if is_shallow(spec.method):
         return {**header, **execute_shallow(spec.method, task, spec.seed, spec.overrides().get("shallow", {}),
                                             heldout)}
-    seed_everything(spec.seed)
-    prof = spec.profile.with_overrides(**spec.overrides().get("profile", {}))
     if spec.method == TARGET_ONLY:  # reference line: labelled target half → held-out target half
         source_train, source_val = split_source(task.target.subset(labelled, ":labelled"), spec.seed)
         target, heldout = task.target.subset(heldout, ":heldout"), np.arange(len(heldout))
     else:
         source_train, source_val = split_source(task.source, spec.seed)
         target = task.target
-    model = build_model(prof, source_train, task.source.num_classes)
+    model = build_model(prof, source_train, task.source.num_classes, backbone)
     term_hparams = {k: v for k, v in spec.overrides().items() if k not in ("profile", "weights")}
     terms = build_terms(resolve_method(spec.method), model.feature_dim, model.num_classes, term_hparams, model)
     log_dir = str(Path(options.log_root) / spec.key) if options.log_root else None
     config = TrainConfig(epochs=prof.epochs, iters_per_epoch=prof.iters_per_epoch, batch_size=prof.batch_size, lr=prof.lr,
                          weight_decay=prof.weight_decay, optimizer=prof.optimizer, seed=spec.seed,
                          device=spec.device, log_dir=log_dir, progress_bar=options.progress_bar,
-                         lr_mults=backbone_lr_mults(prof.backbone_lr_mult))
+                         lr_mults=backbone_lr_mults(prof.applied_backbone_lr_mult))
     trainer = Trainer(model, Objective(terms), config, augment=get_augmentation(prof.augment))
     weights, reweigher, ess = None, None, None
     if spec.weights:
@@ -126,14 +138,17 @@ def _execute(spec: RunSpec, task: Task, options: RunOptions,
     return {**header, "profile": asdict(prof), "n_source_train": len(source_train),
             "n_source_val": len(source_val), "n_target": len(target), "log_dir": log_dir,
             "weights": spec.weights or None, "ess_fraction": ess,
+            "weights_sha256": weights_sha256(prof.backbone, prof.weights),
             **domain_distances(model, source_train, target), **history.to_dict()}
 
 
-def build_model(prof: Profile, domain: Domain, num_classes: int) -> Classifier:
-    """The profile's backbone (from its weights file, if any) under a bottleneck and head."""
-    in_dim = int(torch.as_tensor(domain.dataset[0][0]).numel())
-    kwargs: dict[str, Any] = {"hidden": prof.hidden, "dropout": prof.dropout} if prof.backbone == "mlp" else {}
-    backbone = build_backbone(prof.backbone, in_dim, weights=prof.weights or None, **kwargs)
+def build_model(prof: Profile, domain: Domain, num_classes: int,
+                backbone: torch.nn.Module | None = None) -> Classifier:
+    """``backbone`` (else the profile's, from its weights file if any) under a bottleneck and head."""
+    if backbone is None:
+        in_dim = int(torch.as_tensor(domain.dataset[0][0]).numel())
+        kwargs: dict[str, Any] = {"hidden": prof.hidden, "dropout": prof.dropout} if prof.backbone == "mlp" else {}
+        backbone = build_backbone(prof.backbone, in_dim, weights=prof.weights or None, **kwargs)
     return Classifier(backbone, num_classes, prof.bottleneck_dim)
 
 
@@ -143,7 +158,7 @@ def spec_of(record: dict[str, Any], device: str = "cpu") -> RunSpec:
     prof["hidden"] = tuple(prof["hidden"])
     return RunSpec(record["dataset"], record["task"], record["spec"]["method"], record["seed"],
                    Profile(**prof), tuple(tuple(h) for h in record["hparams"]), device,
-                   record["spec"]["weights"], record["spec"]["reweight_every"])
+                   record["spec"]["weights"], record["spec"]["reweight_every"], tuple(record.get("grid", ())))
 
 
 def train_model(spec: RunSpec, task: Task) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -172,12 +187,3 @@ def _weighting_inputs(model: torch.nn.Module, source: Domain, target: Domain) ->
     if ts is not None and tt is not None:
         return ts[0].flatten(1).double().numpy(), tt[0].flatten(1).double().numpy()
     return predict(model, source).features.double().numpy(), predict(model, target).features.double().numpy()
-
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON to ``path`` atomically (temp file in the same folder, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(payload, fh, indent=1, ensure_ascii=False)
-    os.replace(tmp, path)

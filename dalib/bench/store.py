@@ -3,8 +3,11 @@
 Tables:
 
 * ``runs``: one row per finished run — ``key`` (primary key), ``dataset``, ``task``,
-  ``method``, ``seed``, ``hparams`` (JSON), ``seconds``, ``finished_at`` (UTC, ISO 8601) and
-  ``record`` (the whole run record as JSON, returned unchanged by `ResultsStore.records`).
+  ``method``, ``seed``, ``hparams`` (JSON), ``seconds``, ``finished_at`` (UTC, ISO 8601),
+  ``record`` (the whole run record as JSON, returned unchanged by `ResultsStore.records`),
+  and what decides whether the record may be reused or share a table: ``fingerprint``
+  (sha256 of the run's setting, `dalib.bench.fingerprint`), ``setting`` (its components, JSON)
+  and ``grid`` (the ``TERM.NAME`` axes the run was launched with as a grid, JSON).
 * ``epochs``: one row per (run, epoch) — ``source_val_acc``, ``target_acc``,
   ``target_entropy`` and ``scores`` (JSON), for SQL queries across runs.
 
@@ -15,8 +18,9 @@ whole run or nothing. The file uses SQLite's write-ahead log (``journal_mode=WAL
 committed run survives a crash or power loss. WAL needs a local file system (not NFS).
 
 Only one process writes: the bench parent, which receives records from its workers. The
-schema version is kept in ``PRAGMA user_version``; a file from another version, or a SQLite
-file that is not a dalib store, is refused with a one-line `DalibError`.
+schema version is kept in ``PRAGMA user_version``; a v1 store (before fingerprints) gains the
+three columns, empty for its old runs; a file from another version, or a SQLite file that is
+not a dalib store, is refused with a one-line `DalibError`.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any, Iterable, Iterator
 
 from dalib.errors import DalibError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x44414C42  # "DALB": marks the SQLite file as a dalib results store
 STORE_NAME = "results.sqlite"
 
@@ -43,7 +47,10 @@ CREATE TABLE runs (
     hparams TEXT NOT NULL,
     seconds REAL,
     finished_at TEXT NOT NULL,
-    record TEXT NOT NULL
+    record TEXT NOT NULL,
+    fingerprint TEXT,
+    setting TEXT,
+    grid TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE epochs (
     run_key TEXT NOT NULL REFERENCES runs(key) ON DELETE CASCADE,
@@ -55,6 +62,8 @@ CREATE TABLE epochs (
     PRIMARY KEY (run_key, epoch)
 );
 """
+_V1_TO_V2 = ("ALTER TABLE runs ADD COLUMN fingerprint TEXT", "ALTER TABLE runs ADD COLUMN setting TEXT",
+             "ALTER TABLE runs ADD COLUMN grid TEXT NOT NULL DEFAULT '[]'")
 _CHUNK = 500  # keys per ``IN (…)`` query, below SQLite's bound-parameter limit
 
 
@@ -102,6 +111,10 @@ class ResultsStore:
             elif app_id != APPLICATION_ID:
                 raise DalibError(f"{self.path} is an SQLite file but not a dalib results store; "
                                  "choose a new --out folder")
+            elif version == 1:
+                for statement in _V1_TO_V2:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             elif version != SCHEMA_VERSION:
                 raise DalibError(f"{self.path} uses results-store schema v{version} but this dalib "
                                  f"reads v{SCHEMA_VERSION}; choose a new --out folder")
@@ -144,6 +157,13 @@ class ResultsStore:
             raise DalibError(f"no run {key!r} in {self.path}")
         return str(row[0])
 
+    def settings(self) -> list[dict[str, Any]]:
+        """Every stored run as ``key``, ``method``, ``hparams``, ``grid``, ``fingerprint`` and
+        ``setting`` (None for runs stored before fingerprints), without loading the records."""
+        rows = self._conn.execute("SELECT key, method, hparams, grid, fingerprint, setting FROM runs ORDER BY key")
+        return [{"key": k, "method": m, "hparams": json.loads(h), "grid": json.loads(g), "fingerprint": f,
+                 "setting": None if s is None else json.loads(s)} for k, m, h, g, f, s in rows]
+
     def put(self, record: dict[str, Any]) -> None:
         """Store a finished run and its epochs atomically, replacing an earlier run of the same key."""
         key = record.get("key")
@@ -163,12 +183,14 @@ class ResultsStore:
     def _insert_run(self, record: dict[str, Any], text: str) -> None:
         self._conn.execute("DELETE FROM runs WHERE key = ?", (record["key"],))  # cascades to epochs
         self._conn.execute(
-            "INSERT INTO runs (key, dataset, task, method, seed, hparams, seconds, finished_at, record) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs (key, dataset, task, method, seed, hparams, seconds, finished_at, record, "
+            "fingerprint, setting, grid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (record["key"], str(record.get("dataset", "")), str(record.get("task", "")),
              str(record.get("method", "")), int(record.get("seed", 0)),
              json.dumps(record.get("hparams", []), ensure_ascii=False), record.get("seconds"),
-             datetime.now(timezone.utc).isoformat(timespec="microseconds"), text))
+             datetime.now(timezone.utc).isoformat(timespec="microseconds"), text, record.get("fingerprint"),
+             None if record.get("setting") is None else json.dumps(record["setting"], ensure_ascii=False),
+             json.dumps(list(record.get("grid", [])))))
 
     def _insert_epochs(self, key: str, epochs: list[dict[str, Any]]) -> None:
         self._conn.executemany(

@@ -1,4 +1,10 @@
-"""Result tables: rows = methods, columns = tasks + Avg, cells = mean ± std over seeds (%)."""
+"""Result tables: rows = settings, columns = tasks + Avg, cells = mean ± std over seeds (%).
+
+A row is one setting (`dalib.bench.mixing.row_label`): a method label, with its one-off
+overrides in brackets, or a grid over which the protocol selects per task (the chosen
+points are listed under the table). Runs whose settings would mix in one table are refused
+with one line (`dalib.bench.mixing.find_mixing`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from dalib.bench.mixing import RunEntry, find_mixing, grid_choice
+from dalib.errors import DalibError
 from dalib.eval.selection import describe, select_epoch, uses_target_labels, utility
 
 SOURCE_ONLY, TARGET_ONLY = "source_only", "target_only"
@@ -16,7 +24,12 @@ SOURCE_ONLY, TARGET_ONLY = "source_only", "target_only"
 
 @dataclass
 class Table:
-    """Accuracies ``cells[method][task]`` (one value per seed, in %) plus what produced them."""
+    """Accuracies ``cells[row][task]`` (one value per seed, in %) plus what produced them.
+
+    ``methods`` are the row labels; ``chosen[row][task]`` the grid point selected per task;
+    ``unchecked`` counts runs stored without a fingerprint (an older dalib), whose settings
+    could not be compared.
+    """
 
     dataset: str
     protocol: str
@@ -25,6 +38,7 @@ class Table:
     cells: dict[str, dict[str, list[float]]]
     metric: str = "target_acc"
     chosen: dict[str, dict[str, str]] = field(default_factory=dict)
+    unchecked: int = 0
 
     @property
     def title(self) -> str:
@@ -54,52 +68,68 @@ def build_table(records: list[dict[str, Any]], protocol: str, task_order: list[s
     """Select an epoch per run under ``protocol`` and collect its ``metric`` (see METRICS).
 
     Target-only runs are evaluated on the held-out target half only, so they appear in
-    ``target_heldout_acc`` tables and never in ``target_acc`` ones.
+    ``target_heldout_acc`` tables and never in ``target_acc`` ones. Raises a one-line
+    `DalibError` when the records mix settings.
     """
     if metric == "target_acc":
-        records = [r for r in records if r["method"] != TARGET_ONLY]
+        records = [r for r in records if not _is_reference(r["method"])]
+    problem = find_mixing([RunEntry.of_record(r) for r in records])
+    if problem:
+        raise DalibError(f"these runs were made with different settings and would mix in one table — {problem}; "
+                         "keep one setting per bench folder (--out)")
     records, chosen = choose_hparams(records, protocol)
     cells: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    methods: list[str] = []
+    labels: list[str] = []  # method labels in order of appearance; a row's variants follow its plain row
+    row_label: dict[str, str] = {}
     tasks: list[str] = list(task_order or [])
     names: dict[str, str] = {}
     for rec in sorted(records, key=lambda r: r["seed"]):
-        m, t = rec["method"], rec["task"]
+        m, t = RunEntry.of_record(rec).row, rec["task"]
         names[t] = rec.get("task_name", t)
-        if m not in methods:
-            methods.append(m)
+        row_label[m] = rec["method"]
+        if rec["method"] not in labels:
+            labels.append(rec["method"])
         if t not in tasks:
             tasks.append(t)
         cells[m][t].append(100.0 * select_epoch(rec["epochs"], protocol)[metric])
-    methods = sorted(methods, key=lambda m: (m != SOURCE_ONLY, m == TARGET_ONLY, methods.index(m)))
+    methods = sorted(row_label, key=lambda m: (not _is_source_only(m), _is_reference(m),
+                                               labels.index(row_label[m]), m != row_label[m], m))
     by_method = {m: {names.get(t, t): cells[m][t] for t in tasks} for m in methods}
     shown = {m: {names.get(t, t): v for t, v in per_task.items()} for m, per_task in chosen.items()}
     return Table(records[0]["dataset"] if records else "", protocol, methods,
-                 [names.get(t, t) for t in tasks], by_method, metric, shown)
+                 [names.get(t, t) for t in tasks], by_method, metric, shown,
+                 sum(r.get("fingerprint") is None for r in records))
 
 
-def _hp_text(rec: dict[str, Any]) -> str:
-    return ", ".join(f"{t}.{k}={v}" for t, k, v in rec.get("hparams", [])) or "defaults"
+def _is_source_only(row: str) -> bool:
+    return row == SOURCE_ONLY or row.startswith(f"{SOURCE_ONLY} ")
+
+
+def _is_reference(row: str) -> bool:
+    """Whether a row (or method label) is the target-only reference line, which is never "best"."""
+    return row == TARGET_ONLY or row.startswith((f"{TARGET_ONLY} ", f"{TARGET_ONLY}+"))
 
 
 def choose_hparams(records: list[dict[str, Any]], protocol: str
                    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
-    """Keep, per (method, task), the hyper-parameter setting the protocol prefers.
+    """Keep, per (grid row, task), the grid point the protocol prefers; other runs are all kept.
 
-    A setting's score is the mean over its seeds of the protocol's utility at the epoch the
+    Only runs launched as a grid (``record["grid"]`` names their axes) are selected over; a
+    grid point's score is the mean over its seeds of the protocol's utility at the epoch the
     protocol selects (for ``last``: the last epoch's source-val accuracy); ties go to the
-    first setting in sorted order. Returns the kept records and, where there was a choice,
-    ``chosen[method][task]`` = the chosen setting as text.
+    first point in sorted order. Returns the kept records and ``chosen[row][task]`` = the
+    chosen point as text.
     """
     groups: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-    for rec in records:
-        groups[(rec["method"], rec["task"])][_hp_text(rec)].append(rec)
     kept: list[dict[str, Any]] = []
+    for rec in records:
+        entry = RunEntry.of_record(rec)
+        if entry.grid:
+            groups[(entry.row, rec["task"])][grid_choice(entry.hparams, entry.grid)].append(rec)
+        else:
+            kept.append(rec)
     chosen: dict[str, dict[str, str]] = defaultdict(dict)
     for (method, task), settings in groups.items():
-        if len(settings) == 1:
-            kept += next(iter(settings.values()))
-            continue
         def score(hp: str) -> float:
             return statistics.fmean(utility(select_epoch(r["epochs"], protocol), protocol) for r in settings[hp])
         best = max(sorted(settings), key=score)
@@ -129,19 +159,22 @@ def _rows(table: Table) -> list[list[str]]:
 def to_markdown(table: Table) -> str:
     """Markdown table with a title line naming dataset, protocol and seeds; best mean in bold."""
     header = ["method", *table.tasks, "Avg"]
-    rivals = [m for m in table.methods if m != TARGET_ONLY]  # the reference line is never "best"
+    rivals = [m for m in table.methods if not _is_reference(m)]  # the reference line is never "best"
     best = {t: max((table.mean(m, t) or -1.0) for m in rivals) for t in table.tasks}
     best_avg = max((table.average(m) or -1.0) for m in rivals)
     lines = [f"**{table.title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for m, row in zip(table.methods, _rows(table)):
         cells = row[1:-1]
-        bold = m != TARGET_ONLY and len(rivals) > 1
+        bold = not _is_reference(m) and len(rivals) > 1
         cells = [f"**{c}**" if bold and table.mean(m, t) == best[t] else c for c, t in zip(cells, table.tasks)]
         avg = f"**{row[-1]}**" if bold and table.average(m) == best_avg else row[-1]
         lines.append("| " + " | ".join([m, *cells, avg]) + " |")
     if table.chosen:
         lines += ["", f"Hyper-parameters chosen per task under `{table.protocol}`:", ""]
         lines += [f"- {m}, {t}: {hp}" for m, per_task in table.chosen.items() for t, hp in per_task.items()]
+    if table.unchecked:
+        lines += ["", f"Note: {table.unchecked} run(s) were stored by a dalib without run fingerprints; "
+                  "their settings could not be checked against the others."]
     return "\n".join(lines) + "\n"
 
 
@@ -170,7 +203,7 @@ def _latex_escape(text: str) -> str:
 
 def to_latex(table: Table) -> str:
     """A booktabs ``tabular`` with the title as a comment and caption; best mean per column bold."""
-    rivals = [m for m in table.methods if m != TARGET_ONLY]
+    rivals = [m for m in table.methods if not _is_reference(m)]
     best = {t: max((table.mean(m, t) or -1.0) for m in rivals) for t in table.tasks}
     best_avg = max((table.average(m) or -1.0) for m in rivals)
     cols = "l" + "c" * (len(table.tasks) + 1)
@@ -178,7 +211,7 @@ def to_latex(table: Table) -> str:
              f"\\caption{{{_latex_escape(table.title)}}}", f"\\begin{{tabular}}{{{cols}}}", "\\toprule",
              " & ".join(["Method", *(_latex_escape(t) for t in table.tasks), "Avg"]) + " \\\\", "\\midrule"]
     for m, row in zip(table.methods, _rows(table)):
-        bold = m != TARGET_ONLY and len(rivals) > 1
+        bold = not _is_reference(m) and len(rivals) > 1
         cells = [f"\\textbf{{{_latex_escape(c)}}}" if bold and table.mean(m, t) == best[t] else _latex_escape(c)
                  for c, t in zip(row[1:-1], table.tasks)]
         avg = f"\\textbf{{{row[-1]}}}" if bold and table.average(m) == best_avg else row[-1]

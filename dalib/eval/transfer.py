@@ -30,13 +30,14 @@ def _finite(x: object, name: str) -> float:
     return v
 
 
-def transfer_gain(method_accs: list[float], source_only_accs: list[float]) -> tuple[float, float]:
+def transfer_gain(method_accs: list[float], source_only_accs: list[float]) -> tuple[float, float | None]:
     """Transfer gain of a method over source-only, as ``(mean, std)`` over seeds.
 
     ``method_accs`` and ``source_only_accs`` are per-seed target accuracies, paired by index (seed
     ``k`` of the method against seed ``k`` of source-only, same selection protocol).  Per-seed gain
     ``g_k = acc_k(method) - acc_k(source-only)``; returns ``(mean(g), std(g, ddof=1))``, with
-    ``std = 0.0`` for a single seed.  Positive = the adaptation helped.
+    ``std = None`` for a single seed (a sample std needs two; 0 would claim certainty and make
+    any negative gain look like negative transfer).  Positive = the adaptation helped.
     """
     m = as_vector(method_accs, "method_accs")
     s = as_vector(source_only_accs, "source_only_accs")
@@ -46,7 +47,7 @@ def transfer_gain(method_accs: list[float], source_only_accs: list[float]) -> tu
             "run both with the same seeds"
         )
     g = m - s
-    return float(g.mean()), (float(g.std(ddof=1)) if g.size > 1 else 0.0)
+    return float(g.mean()), (float(g.std(ddof=1)) if g.size > 1 else None)
 
 
 def is_negative_transfer(mean: float, std: float) -> bool:

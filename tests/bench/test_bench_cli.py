@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -61,9 +63,12 @@ def test_data_list_and_verify(data_root, capsys):
     assert "4 files checked, 0 missing, 0 with a wrong sha256" in capsys.readouterr().out
 
 
-def test_methods_lists_defaults(capsys):
-    assert main(["methods"]) == 0
-    text = capsys.readouterr().out
+def test_methods_lists_defaults():
+    # a fresh process: the listing must not depend on modules a test imported before
+    proc = subprocess.run([sys.executable, "-m", "dalib.cli", "methods"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    assert "| l2sp | 0.01 |" in text and "| bss | 0.001 |" in text
     assert "| dann | 1 | constant | lam_max=1.0, gamma=10.0, hidden=256 |" in text
     assert "| entropy | 0.1 |" in text and "shallow_coral_svm" in text
 
@@ -84,3 +89,24 @@ def test_table_rebuilt_under_every_protocol_from_the_store(tmp_path):
         dann_avg[protocol] = float(row.split("|")[-2].strip(" *"))
     # the oracle picks the best target epoch of every run, so no honest protocol beats it
     assert all(dann_avg["oracle"] >= v for v in dann_avg.values())
+
+
+def test_one_off_hp_runs_get_their_own_rows(tmp_path, capsys):
+    # the issue: a one-off --hp bench into a folder of default runs turned it into a "grid", and
+    # `dalib table` picked a setting per task. Now each setting is its own labelled row.
+    out = tmp_path / "b"
+    base = ["bench", "--methods", "dann", "--seeds", "0", "--tasks", "R02R30,R302R0", "--epochs", "1",
+            "--no-target-only", "--out", str(out)]
+    assert main(base) == 0
+    assert main([*base[:-2], "--tasks", "R02R30", "--hp", "dann.weight=0.3", "--out", str(out)]) == 0
+    # a profile field set with --hp is the row's own setting, not a difference between rows
+    # (kills: comparing every profile field across the folder's runs)
+    assert main([*base[:-2], "--tasks", "R02R30", "--hp", "profile.lr=0.003", "--out", str(out)]) == 0
+    assert main(["table", str(out)]) == 0
+    table = (out / "table.md").read_text()
+    rows = [line.split(" |")[0].lstrip("| ") for line in table.splitlines() if line.startswith("| ")][1:]
+    assert rows == ["source_only", "source_only [profile.lr=0.003]", "dann", "dann [dann.weight=0.3]",
+                    "dann [profile.lr=0.003]"]
+    weighted = next(line for line in table.splitlines() if line.startswith("| dann [dann.weight=0.3] |"))
+    assert weighted.endswith("| – | – |")  # run on R0→R30 only: no R30→R0 cell borrowed from the defaults
+    assert "chosen" not in table

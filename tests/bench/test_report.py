@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from dalib.bench.report import report_markdown, transfer_rows
+from dalib.bench.report import artefact_name, nt_test_level, report_markdown, transfer_rows
 
 
 def _rec(method, seed, accs, heldout=None, task="A2B", pad=(1.5, 0.8)):
@@ -28,7 +30,10 @@ def test_constructed_negative_transfer_is_flagged(records):
     rows = {r.method: r for r in transfer_rows(records, "last")}
     assert set(rows) == {"hurts", "helps"}
     hurts, helps = rows["hurts"], rows["helps"]
-    assert hurts.gain_mean == pytest.approx(-10.667, abs=1e-3) and hurts.negative
+    # paired gains −10, −10, −12 pp: mean −10.667, sample std √(4/3) = 1.155 → ḡ + s < 0 with n = 3
+    # (kills "never flag" and a seed minimum above 3)
+    assert hurts.gain_mean == pytest.approx(-10.667, abs=1e-3) and hurts.negative and hurts.seeds == 3
+    assert hurts.gain_std == pytest.approx(math.sqrt(4 / 3), abs=1e-9)
     assert helps.gain_mean == pytest.approx(9.0, abs=1e-9) and not helps.negative
     # NTG = err(method) − err(target-only) on the held-out half = acc(target-only) − acc(method)
     assert hurts.ntg == pytest.approx(91.0 - 50.333, abs=1e-3)
@@ -40,7 +45,54 @@ def test_gain_within_noise_is_not_flagged(records):
         if rec["method"] == "hurts":
             rec["epochs"][-1]["target_acc"] = {0: 0.58, 1: 0.65, 2: 0.59}[rec["seed"]]
     row = next(r for r in transfer_rows(records, "last") if r.method == "hurts")
-    assert row.gain_mean < 0 and abs(row.gain_mean) < row.gain_std and not row.negative
+    # mixed paired gains −2, +3, −2 pp: mean −0.333 < 0 but std 2.887 > 0.333 (kills "flag any mean < 0")
+    assert row.gain_mean == pytest.approx(-1 / 3, abs=1e-9) and row.gain_std == pytest.approx(math.sqrt(25 / 3))
+    assert not row.negative
+
+
+def test_one_seed_never_flags_negative_transfer_and_says_so(records):
+    one = [r for r in records if r["seed"] == 0]  # hurts: 50 vs 60 → gain −10 pp from a single seed
+    row = next(r for r in transfer_rows(one, "last") if r.method == "hurts")
+    # the old rule saw std = 0 and flagged any negative gain (kills dropping the n ≥ 2 requirement)
+    assert row.gain_mean == pytest.approx(-10.0) and row.gain_std is None and row.seeds == 1
+    assert row.too_few_seeds and not row.negative
+    text = report_markdown(one, "last", transfer_rows(one, "last"), [])
+    assert "| **NT** |" not in text and "| A→B | hurts | 1 | 50.0 | -10.0 | n=1: too few seeds |" in text
+    assert "too few seeds (n=1) to flag negative transfer on 2 of 2 rows" in text
+
+
+def test_two_seeds_use_the_sample_std(records):
+    two = [r for r in records if r["seed"] in (0, 1)]
+    for rec in two:
+        if rec["method"] == "hurts":  # paired gains −3 and −0.5 pp: mean −1.75
+            rec["epochs"][-1]["target_acc"] = {0: 0.57, 1: 0.615}[rec["seed"]]
+    row = next(r for r in transfer_rows(two, "last") if r.method == "hurts")
+    # sample std (ddof = 1) = 2.5/√2 = 1.768 > 1.75: not flagged; the population std 1.25 would flag it
+    # (kills ddof = 0)
+    assert row.gain_std == pytest.approx(2.5 / math.sqrt(2)) and not row.negative
+    for rec in two:
+        if rec["method"] == "hurts":  # gains −3 and −1 pp: mean −2, std √2 = 1.414 → flagged with n = 2
+            rec["epochs"][-1]["target_acc"] = {0: 0.57, 1: 0.61}[rec["seed"]]
+    row = next(r for r in transfer_rows(two, "last") if r.method == "hurts")
+    assert row.gain_std == pytest.approx(math.sqrt(2)) and row.negative  # kills a seed minimum of 3
+
+
+def test_nt_rule_level_is_the_one_sided_paired_t_test():
+    # ḡ + s < 0 ⇔ t = ḡ√n/s < −√n; P(T_{n−1} > √n) in closed form for 1 and 2 degrees of freedom:
+    # Cauchy: ½ − atan(x)/π; t_2: ½(1 − x/√(x² + 2)). Kills df = n and a threshold of t < −1.
+    assert nt_test_level(2) == pytest.approx(0.5 - math.atan(math.sqrt(2)) / math.pi, rel=1e-9)
+    assert nt_test_level(3) == pytest.approx(0.5 * (1 - math.sqrt(3) / math.sqrt(5)), rel=1e-9)
+
+
+def test_report_states_the_test_level_for_its_seed_count(records):
+    text = report_markdown(records, "last", transfer_rows(records, "last"), [])
+    assert "(p = 0.113 for n = 3)" in text and "to flag negative transfer on" not in text
+
+
+def test_artefact_names_keep_protocols_apart():
+    assert artefact_name("report", "last", ".md") == "report.md"
+    assert artefact_name("gain_heatmap", "entropy", ".png") == "gain_heatmap-entropy.png"
+    assert artefact_name("tsne", "oracle", ".png") == "tsne-ORACLE.png"
 
 
 def test_protocol_changes_the_selected_epoch(records):
@@ -56,14 +108,36 @@ def test_markdown_names_protocol_and_marks_oracle(records):
     assert oracle.startswith("# ORACLE")
 
 
-def test_report_command_writes_markdown_plots_and_reproduces_the_tsne_run(tmp_path, capsys):
+PROBE_PLUGIN = """from dalib.alignment import Discrepancy, register
+
+
+@register("report_probe_loss", weight=1.0)
+class Probe(Discrepancy):
+    def forward(self, f_s, f_t, **_):
+        return (f_s.mean(0) - f_t.mean(0)).pow(2).sum()
+"""
+
+
+def test_report_command_loads_plugins_writes_markdown_plots_and_reproduces_the_tsne_run(tmp_path, capsys):
+    from dalib import plugins
+    from dalib.alignment.registry import REGISTRY
     from dalib.cli import main
 
+    plugin = tmp_path / "probe_loss.py"
+    plugin.write_text(PROBE_PLUGIN)
     out = tmp_path / "b"
-    assert main(["bench", "--methods", "dann", "--seeds", "0,1", "--tasks", "R02R30", "--epochs", "2",
-                 "--out", str(out)]) == 0
-    assert main(["report", str(out)]) == 0  # re-executes dann seed 0 and checks its stored accuracy
+    try:
+        assert main(["bench", "--plugin", str(plugin), "--methods", "report_probe_loss", "--seeds", "0,1",
+                     "--tasks", "R02R30", "--epochs", "2", "--no-target-only", "--out", str(out)]) == 0
+        REGISTRY.pop("report_probe_loss")  # as in a fresh process: the plugin method is not registered
+        plugins._LOADED.discard(str(plugin.resolve()))
+        assert main(["report", str(out)]) == 2 and "report_probe_loss" in capsys.readouterr().err
+        # re-executes the plugin method's seed-0 run and checks its stored accuracy
+        assert main(["report", str(out), "--plugin", str(plugin)]) == 0
+    finally:
+        REGISTRY.pop("report_probe_loss", None)
+        plugins._LOADED.discard(str(plugin.resolve()))
     text = (out / "report.md").read_text()
-    assert "| R0→R30 | dann |" in text and "Selection: **last**" in text
+    assert "| R0→R30 | report_probe_loss | 2 |" in text and "Selection: **last**" in text
     for name in ("gain_heatmap.png", "pad_vs_gain.png", "tsne.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,135 @@
+"""A run's fingerprint: the sha256 of everything that changes its numbers.
+
+A run's key (`RunSpec.key`) says which run it is (dataset, task, method, one-off and grid
+hyper-parameters, seed); its *setting* (`run_setting`) says what produced the numbers:
+
+* ``dataset``: the catalog entry (files with their sha256, preprocessing, label offset …),
+  or for a folder / file outside the catalog the sha256 of every file;
+* ``profile``: every `Profile` field after ``--epochs`` and ``--hp profile.*``, with a
+  weights file (or the packaged file ``imagenet`` resolves to) replaced by its sha256;
+* ``terms``: per term of the method, λ, its schedule and every constructor parameter after
+  the registry's defaults and the overrides;
+* ``plugins``: the sha256 of each file outside dalib that defines one of those terms;
+* ``instance_weights``: the weight estimator, its parameters and the re-estimation period;
+* ``versions`` (dalib, torch; scikit-learn for shallow runs) and ``device``.
+
+Shallow runs have ``shallow`` (method and adapter parameters) instead of profile, terms,
+plugins, weights and device. The fingerprint is the sha256 of the setting as canonical JSON
+(sorted keys, no spaces). The results store keeps both with each record and refuses to reuse
+a record whose fingerprint differs (see `dalib.bench.grid.run_grid`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import inspect
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dalib
+from dalib.bench.hparams import constructor_params, estimator_class, shallow_adapter_class, term_params
+from dalib.errors import DalibError
+
+if TYPE_CHECKING:
+    from dalib.bench.run import RunSpec
+
+_DALIB_DIR = Path(dalib.__file__).resolve().parent
+
+
+@lru_cache(maxsize=256)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file (cached per path, size and modification time)."""
+    p = Path(path).resolve()
+    try:
+        st = p.stat()
+    except OSError:
+        raise DalibError(f"cannot read {path} to fingerprint it; check that the file exists") from None
+    return _sha256(str(p), st.st_size, st.st_mtime_ns)
+
+
+def dataset_identity(dataset: str) -> dict[str, Any]:
+    """The catalog entry of ``dataset`` (without its free-text note), or, for a path outside
+    the catalog, the sha256 of each of its files (relative names)."""
+    from dalib.data.catalog import CATALOG
+
+    if dataset in CATALOG:
+        entry = dataclasses.asdict(CATALOG[dataset])
+        entry.pop("note", None)
+        return {"catalog": entry}
+    path = Path(dataset)
+    if path.is_file():
+        return {"files": {path.name: sha256_file(path)}}
+    if path.is_dir():
+        return {"files": {str(f.relative_to(path)): sha256_file(f) for f in sorted(path.rglob("*")) if f.is_file()}}
+    raise DalibError(f"dataset {dataset!r} is neither a catalog name nor a file or folder; `dalib data list` shows names")
+
+
+def _versions(*packages: str) -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {"dalib": dalib.__version__, **{p: version(p) for p in packages}}
+
+
+def _plugin_file(cls: type) -> str | None:
+    """The source file of ``cls`` when it lies outside the dalib package (a plugin)."""
+    source = inspect.getsourcefile(cls)
+    if source is None:
+        return None
+    path = Path(source).resolve()
+    return None if _DALIB_DIR in path.parents else str(path)
+
+
+def _params(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    return {name: overrides.get(name, p.default) for name, p in params.items()}
+
+
+def run_setting(spec: RunSpec, dataset: dict[str, Any]) -> dict[str, Any]:
+    """The components of ``spec``'s fingerprint (see the module docstring); ``dataset`` is
+    `dataset_identity` of ``spec.dataset``, computed once per grid."""
+    from dalib.methods import resolve_method
+
+    overrides = spec.overrides()
+    if spec.method.startswith("shallow_"):
+        adapter = constructor_params(shallow_adapter_class(spec.method))
+        return {"dataset": dataset, "versions": _versions("torch", "scikit-learn"),
+                "shallow": {"method": spec.method, "params": _params(adapter, overrides.get("shallow", {}))}}
+    profile = dataclasses.asdict(spec.profile.with_overrides(**overrides.get("profile", {})))
+    if profile.get("weights"):  # a local file or "imagenet" (the packaged file, `weight_files.weights_file`)
+        from dalib.models.weight_files import weights_sha256
+
+        profile["weights"] = f"sha256:{weights_sha256(profile['backbone'], profile['weights'])}"
+    terms, plugins = {}, {}
+    for entry in resolve_method(spec.method).entries:
+        terms[entry.name] = {"class": f"{entry.cls.__module__}.{entry.cls.__qualname__}", "schedule": entry.schedule,
+                             **_params(term_params(entry.name), overrides.get(entry.name, {}))}
+        plugin = _plugin_file(entry.cls)
+        if plugin is not None:
+            plugins[Path(plugin).name] = sha256_file(plugin)
+    weights = None
+    if spec.weights:
+        estimator = constructor_params(estimator_class(spec.weights))
+        weights = {"estimator": spec.weights, "reweight_every": spec.reweight_every,
+                   "params": _params(estimator, overrides.get("weights", {}))}
+    return {"dataset": dataset, "versions": _versions("torch"), "device": spec.device, "profile": profile,
+            "terms": terms, "plugins": plugins, "instance_weights": weights}
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces; tuples as lists, other objects by ``repr``."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr)
+
+
+def fingerprint(setting: dict[str, Any]) -> str:
+    """The hex sha256 of ``setting`` as canonical JSON."""
+    return hashlib.sha256(canonical_json(setting).encode("utf-8")).hexdigest()
