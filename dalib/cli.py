@@ -159,7 +159,7 @@ def _tsne(records: list[dict[str, Any]], args: argparse.Namespace, out: Path) ->
     from dalib.bench.plots import tsne_plot
     from dalib.bench.report import artefact_name, oracle_title
     from dalib.bench.run import spec_of, train_model
-    from dalib.bench.shallow_run import is_shallow
+    from dalib.bench.shallow_names import is_shallow
     from dalib.data.catalog import get_spec, load_dataset
     from dalib.data.root import find_data_root
     from dalib.data.tasks import select_tasks
@@ -188,7 +188,7 @@ def _tsne(records: list[dict[str, Any]], args: argparse.Namespace, out: Path) ->
 
 
 def cmd_methods(args: argparse.Namespace) -> None:
-    from dalib.bench.shallow_run import shallow_methods
+    from dalib.bench.shallow_names import shallow_methods
     from dalib.methods import REGISTRY  # dalib.methods registers every built-in term (l2sp and bss too)
     from dalib.plugins import load_plugins
 

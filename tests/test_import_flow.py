@@ -57,7 +57,9 @@ ALLOWED = {
 # (importer, what it must not import); mutation killed: `from dalib.alignment.base import
 # Discrepancy` back in dalib/train/objective.py
 FORBIDDEN = {
-    "train": {"alignment", "methods", "bench", "cli", "finetune"},  # the loop names no loss
+    # the loop names no loss and no model; mutation killed: `from dalib.models.multitask import
+    # MultiTaskNet` back in dalib/train/multitask.py
+    "train": {"alignment", "methods", "bench", "cli", "finetune", "models"},
 }
 
 
@@ -135,3 +137,33 @@ def test_method_registry_needs_torch_but_not_pot_sklearn_or_matplotlib():
     """Mutation killed: a module-level `import ot` in dalib/alignment/ot.py."""
     imported = _imported_after("import dalib.methods")
     assert "torch" in imported and not imported & {"ot", "sklearn", "matplotlib"}
+
+
+def _imported_by_cli(*argv: str) -> set[str]:
+    """Heavy libraries loaded by `dalib ARGV` (its output discarded), in a fresh interpreter."""
+    code = (f"import contextlib, io, sys\nsys.argv = ['dalib', *{list(argv)!r}]\nfrom dalib.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n    try:\n        main()\n    except SystemExit:\n        pass\n"
+            "print(' '.join(m for m in ('torch', 'sklearn', 'ot', 'matplotlib', 'scipy') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    return set(result.stdout.split())
+
+
+def test_cli_help_and_methods_stay_light():
+    """`dalib --help` loads no heavy library; `dalib methods` needs torch (the terms are modules)
+    but not scikit-learn, POT or matplotlib. Mutation killed: `cmd_methods` taking the shallow
+    names from dalib.bench.shallow_run (which imports scikit-learn) again."""
+    assert _imported_by_cli("--help") == set()
+    listed = _imported_by_cli("methods")
+    assert "torch" in listed and not listed & {"ot", "sklearn", "matplotlib"}
+
+
+def test_light_shallow_names_match_the_estimators():
+    """The names `dalib methods` and option checks use (no scikit-learn import) are exactly the
+    adapters and weight estimators that run. Mutation killed: an adapter added to (or dropped
+    from) dalib.shallow without the name list following."""
+    from dalib.bench import shallow_names
+    from dalib.reweighting import WEIGHT_ESTIMATORS
+    from dalib.shallow import SHALLOW_METHODS
+
+    assert set(shallow_names.ADAPTERS) == set(SHALLOW_METHODS)
+    assert set(shallow_names.WEIGHTINGS) == set(WEIGHT_ESTIMATORS)

@@ -153,7 +153,7 @@ class BenchConfig:
                 raise DalibError(f"--plugin {path}: importing it failed ({type(err).__name__}: {err})") from None
 
     def _methods(self) -> tuple[str, ...]:
-        from dalib.bench.shallow_run import is_shallow, parse_shallow
+        from dalib.bench.shallow_names import is_shallow, parse_shallow
         from dalib.methods import resolve_method
 
         methods = _names(self.methods, "methods")

@@ -101,7 +101,7 @@ def estimator_class(name: str) -> type:
 
 def shallow_adapter_class(method: str) -> type:
     """The class ``shallow.NAME`` hyper-parameters go to for a shallow method."""
-    from dalib.bench.shallow_run import TFIDF, parse_shallow
+    from dalib.bench.shallow_names import TFIDF, parse_shallow
     from dalib.reweighting import WEIGHT_ESTIMATORS
     from dalib.shallow import SHALLOW_METHODS
 

@@ -60,7 +60,7 @@ class RunEntry:
     @classmethod
     def of_record(cls, record: dict[str, Any], origin: str = "") -> "RunEntry":
         hparams = tuple((str(t), str(n), tuple(v) if isinstance(v, list) else v) for t, n, v in record.get("hparams", []))
-        return cls(record["key"], record["method"], hparams, tuple(record.get("grid", ())),
+        return cls(record.get("key", ""), record["method"], hparams, tuple(record.get("grid", ())),
                    record.get("fingerprint"), record.get("setting"), origin)
 
     @property

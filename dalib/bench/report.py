@@ -17,6 +17,8 @@ from typing import Any
 
 from scipy.stats import t as student_t
 
+from dalib.bench.mixing import RunEntry, row_label
+from dalib.bench.tables import choose_hparams
 from dalib.eval.selection import describe, select_epoch, uses_target_labels
 from dalib.eval.transfer import is_negative_transfer, negative_transfer_gap, transfer_gain
 
@@ -84,19 +86,29 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 def transfer_rows(records: list[dict[str, Any]], protocol: str) -> list[TransferRow]:
-    """Compute every (task, method) row; methods without a source-only run are skipped."""
+    """Compute every (task, row) line; rows without a source-only run are skipped.
+
+    Rows are the table's (`dalib.bench.mixing.row_label`): a one-off ``--hp`` run is its own
+    row, and a grid row keeps, per task, the grid point `choose_hparams` picks under the
+    protocol — so the report compares exactly what the table shows.
+    """
     by: dict[tuple[str, str], dict[int, dict[str, Any]]] = defaultdict(dict)
     order: list[tuple[str, str]] = []
+    baseline: dict[str, str] = {}  # row → the source-only row trained with the same profile overrides
+    records, _ = choose_hparams(records, protocol)
     for rec in records:
-        key = (rec.get("task_name", rec["task"]), rec["method"])
+        entry = RunEntry.of_record(rec)
+        key = (rec.get("task_name", rec["task"]), entry.row)
         if key not in by:
             order.append(key)
         by[key][rec["seed"]] = rec
+        baseline[entry.row] = row_label(SOURCE_ONLY, tuple(h for h in entry.hparams if h[0] == "profile"))
     rows = []
     for task, method in order:
-        if method in (SOURCE_ONLY, TARGET_ONLY) or (task, SOURCE_ONLY) not in by:
+        base_row = baseline[method]
+        if rec_is_reference(method) or method == base_row or (task, base_row) not in by:
             continue
-        runs, base = by[(task, method)], by[(task, SOURCE_ONLY)]
+        runs, base = by[(task, method)], by[(task, base_row)]
         seeds = sorted(set(runs) & set(base))
         if not seeds:
             continue
@@ -105,7 +117,7 @@ def transfer_rows(records: list[dict[str, Any]], protocol: str) -> list[Transfer
         base_acc = [100 * select_epoch(base[s]["epochs"], protocol)["target_acc"] for s in seeds]
         gain, std = transfer_gain(acc, base_acc)  # std None for one seed
         ntg = None
-        target_only = by.get((task, TARGET_ONLY), {})
+        target_only = by.get((task, row_label(TARGET_ONLY, ())), {})
         held = [pick[s].get("target_heldout_acc") for s in seeds if s in target_only]
         if target_only and held and all(h is not None for h in held):
             ref = [100 * select_epoch(target_only[s]["epochs"], protocol)["target_heldout_acc"]
@@ -116,6 +128,11 @@ def transfer_rows(records: list[dict[str, Any]], protocol: str) -> list[Transfer
                                 _mean([runs[s].get("pad_input") for s in seeds]),
                                 _mean([runs[s].get("pad_adapted") for s in seeds])))
     return rows
+
+
+def rec_is_reference(row: str) -> bool:
+    """Whether a row is the source-only baseline or the target-only reference (not a method)."""
+    return row.partition(" ")[0] in (SOURCE_ONLY, TARGET_ONLY)
 
 
 def _fmt(x: float | None, digits: int = 1) -> str:

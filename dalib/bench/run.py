@@ -15,7 +15,8 @@ import dalib
 from dalib.bench.atomic import write_json_atomic  # noqa: F401  (re-exported for grid, finetune)
 from dalib.bench.profiles import Profile
 from dalib.bench.values import format_value
-from dalib.bench.shallow_run import execute_shallow, is_shallow
+from dalib.bench.shallow_names import is_shallow
+from dalib.bench.shallow_run import execute_shallow
 from dalib.bench.trunk_run import prepare_trunk
 from dalib.data.domain import Domain
 from dalib.data.image_tensors import get_augmentation

@@ -23,34 +23,11 @@ from dalib.data.domain import Domain
 from dalib.data.tasks import Task, split_source
 from dalib.errors import DalibError
 from dalib.reweighting import WEIGHT_ESTIMATORS, ReweightedClassifier, effective_sample_size
+from dalib.bench.shallow_names import TFIDF, parse_shallow
 from dalib.shallow import SHALLOW_METHODS, ShallowDAClassifier, make_classifier
-
-PREFIX = "shallow_"
-CLASSIFIER_NAMES = {"1nn": "1nn", "svm": "linear_svm", "lr": "logistic_regression"}
-TFIDF = f"{PREFIX}tfidf_lr"
-
 
 def _classifier(name: str) -> BaseEstimator:
     return LogisticRegression(max_iter=2000) if name == "logistic_regression" else make_classifier(name)
-
-
-def is_shallow(method: str) -> bool:
-    """Whether ``method`` names a shallow run."""
-    return method.startswith(PREFIX)
-
-
-def parse_shallow(method: str) -> tuple[str, str]:
-    """``shallow_<adapter>_<classifier>`` → (adapter name, classifier name)."""
-    adapter, _, clf = method[len(PREFIX):].rpartition("_")
-    if method not in shallow_methods():
-        raise DalibError(f"unknown shallow method {method!r}; choose from {', '.join(shallow_methods())}")
-    return adapter, CLASSIFIER_NAMES[clf]
-
-
-def shallow_methods() -> list[str]:
-    """Every shallow method name: feature adapters × classifiers, weightings × weighted classifiers."""
-    return ([f"{PREFIX}{a}_{c}" for a in SHALLOW_METHODS for c in CLASSIFIER_NAMES]
-            + [f"{PREFIX}{w}_{c}" for w in WEIGHT_ESTIMATORS for c in ("lr", "svm")] + [TFIDF])
 
 
 def execute_shallow(method: str, task: Task, seed: int, hparams: dict[str, Any],

@@ -18,7 +18,6 @@ from dalib.data.domain import Domain
 from dalib.data.sampling import BatchStream
 from dalib.errors import DalibError
 from dalib.eval.metrics import predict
-from dalib.models.multitask import MultiTaskNet
 from dalib.train.objective import describe_nonfinite, is_finite
 from dalib.train.trainer import History, Trainer, steps_per_epoch
 
@@ -86,7 +85,9 @@ def fit_multitask(trainer: Trainer, train: dict[str, Domain], val: dict[str, Dom
     One epoch is ``config.iters_per_epoch`` steps, or one pass over the largest task.
     """
     model, loss_fn, cfg = trainer.model, trainer.objective, trainer.config
-    if not isinstance(model, MultiTaskNet) or not isinstance(loss_fn, MultiTaskLoss):
+    # a multi-task model (e.g. `dalib.models.MultiTaskNet`) has named heads and ``head(name)``;
+    # checked by shape, not by class, so the loop does not import models (../shared/ARCHITECTURE.md)
+    if not callable(getattr(model, "head", None)) or not isinstance(loss_fn, MultiTaskLoss):
         raise DalibError("fit_multitask needs a Trainer built with a MultiTaskNet and a MultiTaskLoss")
     names = list(loss_fn.tasks)
     for what, given in (("train", train), ("val", val)):

@@ -141,3 +141,22 @@ def test_report_command_loads_plugins_writes_markdown_plots_and_reproduces_the_t
     assert "| R0→R30 | report_probe_loss | 2 |" in text and "Selection: **last**" in text
     for name in ("gain_heatmap.png", "pad_vs_gain.png", "tsne.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_one_off_hp_runs_are_their_own_rows_against_their_own_baseline(records):
+    """A ``--hp`` run is its own report row (as in the table), and a run with profile overrides is
+    compared with the source-only run trained with the same overrides.
+
+    Kills grouping by method name (the two dann settings would overwrite each other per seed) and
+    comparing a ``profile.*`` row with the plain source-only row.
+    """
+    extra = []
+    for seed in range(3):
+        extra += [dict(_rec("hurts", seed, [0.2, 0.80]), hparams=[["hurts", "weight", 0.3]]),
+                  dict(_rec("source_only", seed, [0.2, 0.40]), hparams=[["profile", "lr", 0.1]]),
+                  dict(_rec("helps", seed, [0.2, 0.45]), hparams=[["profile", "lr", 0.1]])]
+    rows = {r.method: r for r in transfer_rows(records + extra, "last")}
+    assert set(rows) == {"hurts", "helps", "hurts [hurts.weight=0.3]", "helps [profile.lr=0.1]"}
+    assert rows["hurts"].gain_mean == pytest.approx(-10.667, abs=1e-3)           # unchanged by the --hp runs
+    assert rows["hurts [hurts.weight=0.3]"].gain_mean == pytest.approx(19.0, abs=1e-9)  # 80 vs 61 (plain source-only)
+    assert rows["helps [profile.lr=0.1]"].gain_mean == pytest.approx(5.0, abs=1e-9)     # 45 vs 40 (same profile)

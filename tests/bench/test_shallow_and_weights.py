@@ -10,7 +10,7 @@ import torch
 
 from dalib.bench.profiles import profile_for
 from dalib.bench.run import RunOptions, RunSpec, execute
-from dalib.bench.shallow_run import parse_shallow
+from dalib.bench.shallow_names import parse_shallow
 from dalib.cli import main
 from dalib.data.catalog import load_dataset
 from dalib.data.tasks import select_tasks
