@@ -71,28 +71,33 @@ def cmd_data_check(args: argparse.Namespace) -> None:
 def cmd_bench(args: argparse.Namespace) -> None:
     """Validate every option (`BenchConfig`), then plan, run or resume, and write the tables."""
     from dalib.bench.config import BenchConfig
+    from dalib.bench.mixing import RunEntry, grid_choice
     from dalib.bench.plan import plan_bench, run_bench
     from dalib.eval.selection import describe
 
     config = BenchConfig.from_cli(args)
     plan = plan_bench(config)
-    methods = config.run_methods
+    methods = [m for m in config.run_methods if m != "target_only"]
     log_root = f"{config.out}/tensorboard" if config.tensorboard else None
     weighted = f" (+ weights {', '.join(config.weights)})" if config.weights else ""
+    reference = " (+ the target-only reference)" if len(methods) < len(config.run_methods) else ""
     grid = "".join(f" × {len(values)} {term}.{name}" for term, name, values in config.grid)
-    print(f"dalib bench: {config.dataset}, {len(plan.tasks)} tasks × {len(methods)} methods{weighted}{grid} × "
-          f"{len(config.seeds)} seeds = {len(plan.specs)} runs → {config.out}"
+    print(f"dalib bench: {config.dataset}, {len(plan.tasks)} tasks × {len(methods)} methods{weighted}{reference}"
+          f"{grid} × {len(config.seeds)} seeds = {len(plan.specs)} runs → {config.out}"
           + (f"; TensorBoard: tensorboard --logdir {log_root}" if log_root else ""))
     start = time.perf_counter()
 
     def progress(rec: dict[str, Any], done: int, total: int) -> None:
         acc = 100 * rec["epochs"][-1]["target_acc"]
-        print(f"  [{done}/{total}] {rec['task_name']} {rec['method']} seed {rec['seed']}: "
+        entry = RunEntry.of_record(rec)
+        point = f" [{grid_choice(entry.hparams, entry.grid)}]" if entry.grid else ""
+        print(f"  [{done}/{total}] {rec['task_name']} {entry.row}{point} seed {rec['seed']}: "
               f"last-epoch target acc {acc:.1f}% ({rec['seconds']:.1f}s)", flush=True)
 
-    records = run_bench(plan, progress)
+    run_bench(plan, progress)
     wall = time.perf_counter() - start
-    _write_tables(records, config.select, Path(config.out), plan.tasks)
+    # the tables cover every run of the folder (earlier --hp rows too), like `dalib table DIR`
+    _write_tables(_stored_records(str(config.out)), config.select, Path(config.out), plan.tasks)
     print(f"selection protocol: {config.select} — {describe(config.select)}")
     print(f"wall time: {wall:.1f}s for {len(plan.specs)} runs ({config.workers} worker(s))")
 
@@ -169,13 +174,22 @@ def _tsne(records: list[dict[str, Any]], args: argparse.Namespace, out: Path) ->
     if args.tsne:
         chosen = [r for r in deep if r["key"] == args.tsne]
     else:
-        chosen = sorted((r for r in deep if r["method"] != "source_only"), key=lambda r: (r["seed"], r["key"]))[:1]
+        from dalib.methods import REGISTRY  # by default, a run whose terms are loaded (no --plugin needed)
+
+        runnable = [r for r in deep if r["method"] != "source_only"
+                    and all(part in REGISTRY for part in r["method"].split("+"))]
+        chosen = sorted(runnable, key=lambda r: (r["seed"], r["key"]))[:1]
+        unloaded = sorted({r["method"] for r in deep if r["method"] != "source_only"} - {r["method"] for r in runnable})
+        if not chosen and unloaded:
+            raise DalibError(f"the t-SNE re-runs one stored run, but {', '.join(unloaded)} come(s) from a plugin "
+                             "that is not loaded; pass `dalib report DIR --plugin FILE` (or --tsne none)")
     if not chosen:
         raise DalibError(f"no deep run with key {args.tsne!r} in {out}; pass a key from runs/ or --tsne none")
     record = chosen[0]
     spec = get_spec(record["dataset"])
     root = None if spec.kind == "embedded" else find_data_root(args.data_root)
     task = select_tasks(load_dataset(spec.name, root), [record["task"]])[0]
+    print(f"re-running {record['key']} for the t-SNE plot (--tsne none skips it)", flush=True)
     model, rerun = train_model(spec_of(record), task)
     if rerun["epochs"][-1]["target_acc"] != record["epochs"][-1]["target_acc"]:
         raise DalibError(f"re-executing {record['key']} did not reproduce its stored accuracy; "
@@ -244,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "flags override it, --hp/--grid/--plugin add to it")
     p.add_argument("--dataset", help="a catalog name (`dalib data list`; default rotated-digits)")
     p.add_argument("--methods", help="comma list (default source_only,dann); combine terms with '+'; "
-                   "shallow_<coral|sa|tca|jda|none>_<1nn|svm> for shallow ones")
+                   "shallow_<adapter>_<classifier> for shallow ones (`dalib methods` lists all)")
     p.add_argument("--seeds", help="comma list of integers ≥ 0 (default 0,1,2)")
     p.add_argument("--tasks", help="comma list like A2W,W2A (default: every ordered pair)")
     p.add_argument("--out", help="output folder, one setting per folder (default runs/bench)")
@@ -296,8 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("table", help="rebuild the table of a bench folder under a selection protocol")
-    p.add_argument("dir")
-    p.add_argument("--select", default="last")
+    p.add_argument("dir", help="the --out folder of a `dalib bench`")
+    p.add_argument("--select", default="last",
+                   help="last (default) | source-val | entropy | iwv | dev | snd | oracle (uses target labels)")
     p.set_defaults(func=cmd_table)
     return parser
 

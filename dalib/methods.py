@@ -10,6 +10,7 @@ term per discrepancy name; λ_k and hyper-parameters come from the registry and 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from difflib import get_close_matches
 from typing import Any
 
 from torch import nn
@@ -47,9 +48,11 @@ def resolve_method(name: str) -> Method:
     unknown = [p for p in parts if p not in REGISTRY]
     if unknown or len(set(parts)) != len(parts):
         problem = f"unknown {unknown}" if unknown else "a repeated part"
+        close = [m for u in unknown for m in get_close_matches(u.lower(), available_methods(), n=1, cutoff=0.6)]
+        hint = f"did you mean {' / '.join(close)}? " if close else ""
         raise DalibError(
-            f"method {name!r} has {problem}; available: {', '.join(available_methods())} "
-            "(combine with '+', load your own with --plugin FILE)"
+            f"method {name!r} has {problem}; {hint}available: {', '.join(available_methods())} "
+            "(combine with '+'; shallow_* methods: `dalib methods`; load your own with --plugin FILE)"
         )
     return Method(name, tuple(REGISTRY[p] for p in parts))
 

@@ -169,7 +169,11 @@ class BenchConfig:
         return methods
 
     def _seeds(self) -> tuple[int, ...]:
-        seeds = tuple(coerce(s, int, "--seeds") for s in _names(self.seeds, "seeds"))
+        try:
+            seeds = tuple(coerce(s, int, "--seeds") for s in _names(self.seeds, "seeds"))
+        except DalibError:
+            raise DalibError(f"--seeds {self.seeds}: expected a comma list of distinct integers ≥ 0, "
+                             "e.g. --seeds 0,1,2") from None
         if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
             raise DalibError(f"--seeds {','.join(map(str, seeds))}: expected distinct integers ≥ 0, e.g. --seeds 0,1,2")
         return seeds

@@ -153,7 +153,7 @@ def resolve_dataset(name: str) -> DatasetSpec:
     if path.exists():
         return path_spec(path, x_key, y_key)
     raise DalibError(f"unknown dataset {name!r}: not a catalog name (`dalib data list` shows: {', '.join(CATALOG)}) "
-                     "and no such folder")
+                     f"and no folder {str(path.resolve())!r} (paths are relative to the current directory)")
 
 
 get_spec = resolve_dataset  # the name most callers use

@@ -15,7 +15,8 @@ MINIMAL = ["--methods", "dann", "--seeds", "0", "--tasks", "R02R30", "--epochs",
 
 # (extra `dalib bench` arguments, a fragment the one-line message must hold)
 BENCH = [
-    (["--seeds", "a,b"], "--seeds=a: expected an integer"),
+    (["--seeds", "a,b"], "--seeds a,b: expected a comma list of distinct integers ≥ 0, e.g. --seeds 0,1,2"),
+    (["--seeds", "0-2"], "--seeds 0-2: expected a comma list of distinct integers ≥ 0, e.g. --seeds 0,1,2"),
     (["--seeds", ","], "--seeds : expected distinct integers ≥ 0"),
     (["--seeds", "0,0"], "--seeds 0,0: expected distinct integers ≥ 0"),
     (["--seeds", "-1"], "--seeds -1: expected distinct integers ≥ 0"),
@@ -60,7 +61,8 @@ BENCH = [
     (["--backend", "dask"], "--backend 'dask': expected one of local, ray"),
     (["--ray-address", "auto"], "--ray-address: only with --backend ray"),
     (["--select", "best"], "--select 'best': expected one of last, source-val"),
-    (["--methods", "dnn"], "--methods dnn: method 'dnn' has unknown ['dnn']; available:"),
+    (["--methods", "dnn"], "--methods dnn: method 'dnn' has unknown ['dnn']; did you mean dann? available:"),
+    (["--methods", "DANN"], "method 'DANN' has unknown ['DANN']; did you mean dann? available:"),
     (["--methods", ","], "--methods: expected at least one method"),
     (["--methods", "dann,dann"], "--methods dann,dann: a method is listed twice"),
     (["--methods", "shallow_pca_1nn"], "--methods shallow_pca_1nn: unknown shallow method"),
@@ -93,7 +95,7 @@ def test_bad_bench_option(tmp_path, capsys, extra, fragment):
 
 
 BAD_FILES = [
-    ("seeds: [a]\n", "--seeds=a: expected an integer"),
+    ("seeds: [a]\n", "expected a comma list of distinct integers"),
     ("hp: {dann.weight: abc}\n", "--hp dann.weight=abc: expected a finite number"),
     ("grid: {dnn.weight: [0.1, 1]}\n", "no run of this bench has a term 'dnn'"),
     ("workers: [1, 2]\n", "--workers=1/2: expected an integer"),
