@@ -269,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "ray.init() locally unless --ray-address)")
     p.add_argument("--ray-address", help="address of a running Ray cluster for --backend ray")
     p.add_argument("--epochs", help="override the dataset profile's epochs")
+    p.add_argument("--profile", action="append",
+                   help="FIELD=VALUE of the model/optimiser profile for every run of this bench, e.g. "
+                        "trunk=frozen, backbone=efficientnet_lite0, weights=imagenet (no row label; "
+                        "YAML: profile: {trunk: frozen})")
     p.add_argument("--hp", action="append", help="TERM.NAME=VALUE, e.g. dann.weight=0.3, profile.lr=0.003 or "
                    "shallow.reg=1 (tuples as 512/256); such runs get their own table rows")
     p.add_argument("--grid", action="append",

@@ -25,7 +25,7 @@ from dalib.errors import DalibError
 
 HpItem = tuple[str, str, Any]
 GridAxis = tuple[str, str, tuple[Any, ...]]
-LIST_KEYS = ("hp", "grid", "plugin")  # a command line adds to a file's items (same TERM.NAME: replaced)
+LIST_KEYS = ("hp", "grid", "plugin", "profile")  # a command line adds to a file's items (same TERM.NAME: replaced)
 
 
 def _option(field: str) -> str:
@@ -80,6 +80,7 @@ class BenchConfig:
     backend: str = "local"
     ray_address: str | None = None
     epochs: int | None = None
+    profile: tuple[tuple[str, Any], ...] = ()
     hp: tuple[HpItem, ...] = ()
     grid: tuple[GridAxis, ...] = ()
     plugin: tuple[str, ...] = ()
@@ -123,6 +124,7 @@ class BenchConfig:
         if not isinstance(self.out, (str, Path)) or not str(self.out).strip() or Path(self.out).is_file():
             raise DalibError(f"--out {self.out!r}: expected the path of a folder (it may not exist yet)")
         set_("out", str(self.out))
+        set_("profile", hp_check.check_profile(self.profile))
         hp = hp_check.check_hp(_items(self.hp), self)
         set_("hp", hp)
         set_("grid", hp_check.check_grid(_items(self.grid), self))
@@ -217,11 +219,13 @@ class BenchConfig:
         return [""] if method.startswith("shallow_") else ["", *self.weights]
 
     @property
-    def profile(self) -> Any:
-        """The dataset's `Profile` with ``--epochs`` applied (``--hp profile.*`` apply per run)."""
+    def base_profile(self) -> Any:
+        """The dataset's `Profile` with ``profile`` / ``--profile`` and ``--epochs`` applied: the
+        setting of every run of this bench, so not part of a row's label (``--hp profile.*``
+        apply per run and label their rows)."""
         from dalib.bench.profiles import profile_for
 
-        return profile_for(self.dataset).with_overrides(epochs=self.epochs)
+        return profile_for(self.dataset).with_overrides(**dict(self.profile)).with_overrides(epochs=self.epochs)
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> "BenchConfig":
@@ -253,10 +257,13 @@ class BenchConfig:
 def merge_options(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """``base`` (a YAML file) updated by ``overrides`` (command-line flags).
 
-    A flag replaces the file's value, except ``hp`` / ``grid`` / ``plugin`` items, which are
-    added to the file's; an item naming the same ``TERM.NAME`` (or plugin path) replaces it.
+    A flag replaces the file's value, except ``hp`` / ``grid`` / ``plugin`` / ``profile`` items,
+    which are added to the file's; an item naming the same ``TERM.NAME`` (profile field, plugin
+    path) replaces it.
     """
     merged = {str(k).replace("-", "_"): v for k, v in base.items()}
+    if isinstance(merged.get("profile"), Mapping):  # YAML ``profile: {trunk: frozen}`` → (field, value) items
+        merged["profile"] = list(merged["profile"].items())
     for key, value in overrides.items():
         key = key.replace("-", "_")
         if key in LIST_KEYS and key in merged:

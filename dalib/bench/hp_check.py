@@ -117,6 +117,46 @@ def _check_value(term: str, name: str, value: Any, shown: str) -> None:
         raise DalibError(f"{shown}: expected {rule[1]}")
 
 
+PROFILE_FORM = "FIELD=VALUE of the model and optimiser profile, e.g. trunk=frozen (YAML: profile: {trunk: frozen})"
+
+
+def check_profile(items: Any) -> tuple[tuple[str, Any], ...]:
+    """``--profile FIELD=V`` items or a YAML mapping → sorted (field, typed value) pairs, each
+    checked like ``--hp profile.FIELD=V`` (a `Profile` field, its type and range)."""
+    if isinstance(items, Mapping):
+        items = list(items.items())
+    elif isinstance(items, str):
+        items = [items]
+    out: dict[str, Any] = {}
+    for item in items or ():
+        if isinstance(item, str):
+            name, sep, raw = item.partition("=")
+            name, shown = name.strip(), f"--profile {item}"
+            if not sep or not name or not raw.strip():
+                raise DalibError(f"{shown}: expected {PROFILE_FORM}")
+        elif isinstance(item, tuple) and len(item) == 2:
+            name, raw = str(item[0]), item[1]
+            shown = f"--profile {name}={raw}"
+        else:
+            raise DalibError(f"--profile {item!r}: expected {PROFILE_FORM}")
+        params = profile_params()
+        if name not in params:
+            raise DalibError(f"{shown}: the profile has no field {name!r}; fields: {', '.join(params)}")
+        if name in out:
+            raise DalibError(f"{shown}: profile field {name!r} is given twice; give each once")
+        value = coerce(raw, params[name].hint, f"--profile {name}")
+        _check_value(PROFILE, name, value, shown)
+        out[name] = value
+    if "trunk" in out:
+        from dalib.models.trunk import validate_trunk
+
+        try:
+            out["trunk"] = validate_trunk(out["trunk"])
+        except DalibError as err:
+            raise DalibError(f"--profile trunk={out['trunk']}: {err}") from None
+    return tuple(sorted(out.items()))
+
+
 def check_hp(items: list[Any], config: BenchConfig) -> tuple[HpItem, ...]:
     """``--hp`` items → sorted (term, name, typed value) triples."""
     out: dict[tuple[str, str], Any] = {}

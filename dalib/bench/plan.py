@@ -45,7 +45,7 @@ def plan_runs(config: BenchConfig, tasks: list[str]) -> list[RunSpec]:
             for combo in grid_settings(config.grid, targets):
                 hparams = tuple(sorted(fixed + list(combo)))
                 axes = tuple(sorted(f"{t}.{n}" for t, n, _ in combo))
-                specs += [RunSpec(config.dataset, task, method, seed, config.profile, hparams, config.device, w,
+                specs += [RunSpec(config.dataset, task, method, seed, config.base_profile, hparams, config.device, w,
                                   config.reweight_every if w else 0, axes)
                           for task in tasks for seed in config.seeds]
     return specs

@@ -16,6 +16,10 @@ MINIMAL = ["--methods", "dann", "--seeds", "0", "--tasks", "R02R30", "--epochs",
 # (extra `dalib bench` arguments, a fragment the one-line message must hold)
 BENCH = [
     (["--seeds", "a,b"], "--seeds a,b: expected a comma list of distinct integers ≥ 0, e.g. --seeds 0,1,2"),
+    (["--profile", "lrr=1"], "--profile lrr=1: the profile has no field 'lrr'; fields: backbone"),
+    (["--profile", "lr=-1"], "--profile lr=-1: expected a number > 0"),
+    (["--profile", "trunk=top:x"], "--profile trunk=top:x: unknown trunk 'top:x'"),
+    (["--profile", "lr"], "--profile lr: expected FIELD=VALUE"),
     (["--seeds", "0-2"], "--seeds 0-2: expected a comma list of distinct integers ≥ 0, e.g. --seeds 0,1,2"),
     (["--seeds", ","], "--seeds : expected distinct integers ≥ 0"),
     (["--seeds", "0,0"], "--seeds 0,0: expected distinct integers ≥ 0"),

@@ -87,3 +87,24 @@ def test_backbone_lr_mult_applies_only_to_a_pretrained_backbone(tmp_path, monkey
     prof = profile_for("rotated-digits").with_overrides(epochs=1, backbone_lr_mult=0.1, iters_per_epoch=1)
     run.execute(run.RunSpec("rotated-digits", "R02R30", "source_only", 0, prof), task, run.RunOptions())
     assert seen == [1.0]
+
+
+def test_profile_section_sets_every_run_and_labels_no_row(tmp_path):
+    """``profile:`` (YAML) / ``--profile`` set the bench's base profile: the runs train with it,
+    the fingerprint holds it, and no row is labelled with it (unlike ``--hp profile.*``).
+    Kills: the profile items ignored, the flag replacing the whole file mapping instead of one field."""
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text("dataset: rotated-digits\nmethods: [dann]\nprofile: {lr: 0.02, bottleneck_dim: 64}\n")
+    args = build_parser().parse_args(["bench", "--config", str(cfg), "--profile", "lr=0.005",
+                                      "--profile", "epochs=1"])
+    config = BenchConfig.from_cli(args)
+    assert config.profile == (("bottleneck_dim", 64), ("epochs", 1), ("lr", 0.005))
+    base = config.base_profile
+    assert (base.lr, base.bottleneck_dim, base.epochs) == (0.005, 64, 1) and config.hp == ()
+    out = tmp_path / "b"
+    assert main(["bench", "--config", str(cfg), "--profile", "epochs=1", "--seeds", "0", "--tasks", "R02R30",
+                 "--no-target-only", "--out", str(out)]) == 0
+    table = (out / "table.md").read_text()
+    assert "| dann |" in table and "profile" not in table.split("\n\n")[1]
+    record = next((out / "runs").rglob("*.json")).read_text()
+    assert '"lr": 0.02' in record and '"bottleneck_dim": 64' in record
