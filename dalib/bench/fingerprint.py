@@ -13,7 +13,8 @@ hyper-parameters, seed); its *setting* (`run_setting`) says what produced the nu
 * ``instance_weights``: the weight estimator, its parameters and the re-estimation period;
 * ``versions`` (dalib, torch; scikit-learn for shallow runs) and ``device``.
 
-Shallow runs have ``shallow`` (method and adapter parameters) instead of profile, terms,
+Shallow runs have ``shallow`` (method and adapter parameters) and ``input_trunk`` (the profile
+fields that make cached-trunk features, None without a trunk) instead of profile, terms,
 plugins, weights and device. The fingerprint is the sha256 of the setting as canonical JSON
 (sorted keys, no spaces). The results store keeps both with each record and refuses to reuse
 a record whose fingerprint differs (see `dalib.bench.grid.run_grid`).
@@ -100,15 +101,17 @@ def run_setting(spec: RunSpec, dataset: dict[str, Any]) -> dict[str, Any]:
     from dalib.methods import resolve_method
 
     overrides = spec.overrides()
-    if spec.method.startswith("shallow_"):
-        adapter = constructor_params(shallow_adapter_class(spec.method))
-        return {"dataset": dataset, "versions": _versions("torch", "scikit-learn"),
-                "shallow": {"method": spec.method, "params": _params(adapter, overrides.get("shallow", {}))}}
     profile = dataclasses.asdict(spec.profile.with_overrides(**overrides.get("profile", {})))
     if profile.get("weights"):  # a local file or "imagenet" (the packaged file, `weight_files.weights_file`)
         from dalib.models.weight_files import weights_sha256
 
         profile["weights"] = f"sha256:{weights_sha256(profile['backbone'], profile['weights'])}"
+    if spec.method.startswith("shallow_"):
+        adapter = constructor_params(shallow_adapter_class(spec.method))
+        # a cached trunk's features are the shallow method's input, so the profile that makes them counts
+        trunk = {k: profile[k] for k in ("backbone", "weights", "trunk", "image_size", "views")} if profile["trunk"] else None
+        return {"dataset": dataset, "versions": _versions("torch", "scikit-learn"), "input_trunk": trunk,
+                "shallow": {"method": spec.method, "params": _params(adapter, overrides.get("shallow", {}))}}
     terms, plugins = {}, {}
     for entry in resolve_method(spec.method).entries:
         terms[entry.name] = {"class": f"{entry.cls.__module__}.{entry.cls.__qualname__}", "schedule": entry.schedule,

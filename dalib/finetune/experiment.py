@@ -142,7 +142,11 @@ def format_report(cfg: dict[str, Any], pre: dict[str, Any], kshot: dict[str, lis
     start = (f"Starting weights: {pre['weights']} (given, no pre-training)." if "domains" not in pre else
              f"Pre-training on {' + '.join(pre['domains'])}: source-val accuracy {100 * pre['source_val_acc']:.1f}% "
              f"after {pre['epochs'][-1]['step']} steps, {pre['seconds']:.0f} s.")
-    lines = [f"# Model-based transfer on {cfg['dataset']} ({cfg.get('image_size', 64)} px, {cfg['backbone']})", "",
+    if cfg.get("trunk"):  # the cached trunk runs at image_size, 0 = the backbone's own resolution
+        size = f"trunk {cfg['trunk']} at {cfg.get('image_size') or 'the backbone’s own'} px"
+    else:
+        size = f"{cfg.get('image_size', 64)} px"
+    lines = [f"# Model-based transfer on {cfg['dataset']} ({size}, {cfg['backbone']})", "",
              start, "",
              f"## {first['k']}-shot fine-tuning on {ks['domain']} ({first['n_train']} labelled images, "
              f"tested on the other {first['n_test']}; last epoch, no selection)", "",

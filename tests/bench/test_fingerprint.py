@@ -140,3 +140,20 @@ def test_v1_store_is_migrated_and_its_runs_are_flagged(tmp_path, capsys):
     with ResultsStore(path, create=False) as store:
         assert store.settings() == [{"key": "toy/A2B/dann/seed0", "method": "dann", "hparams": [], "grid": [],
                                      "fingerprint": None, "setting": None}]
+
+
+def test_shallow_run_on_a_cached_trunk_is_identified_by_the_trunk():
+    """A shallow method on cached-trunk features depends on the backbone, weights, trunk, size and
+    views that made them. Kills: a shallow fingerprint without the profile (the lite0 frozen and
+    the plain-pixel svm runs would share one)."""
+    data = dataset_identity("rotated-digits")
+    plain = _spec(method="shallow_none_svm")
+    cached = _spec(method="shallow_none_svm", hparams=(("profile", "backbone", "resnet18"), ("profile", "trunk", "frozen")))
+    more_views = _spec(method="shallow_none_svm", hparams=(("profile", "backbone", "resnet18"),
+                                                           ("profile", "trunk", "frozen"), ("profile", "views", 3)))
+    settings = [run_setting(s, data) for s in (plain, cached, more_views)]
+    assert settings[0]["input_trunk"] is None and settings[1]["input_trunk"]["trunk"] == "frozen"
+    assert len({fingerprint(s) for s in settings}) == 3
+    # the training-only profile fields (lr) do not touch a shallow run
+    assert fingerprint(run_setting(_spec(method="shallow_none_svm", hparams=(("profile", "lr", 0.5),)), data)) \
+        == fingerprint(settings[0])

@@ -128,7 +128,7 @@ def test_a_folder_needs_two_domains_with_the_same_classes(tmp_path):
 
 
 def test_unknown_name_that_is_no_folder_names_both_choices():
-    with pytest.raises(DalibError, match=r"not a catalog name \(`dalib data list` shows: rotated-digits.*no such"):
+    with pytest.raises(DalibError, match=r"not a catalog name \(`dalib data list` shows: rotated-digits.*no folder .*office-31"):
         resolve_dataset("office-31")
 
 
