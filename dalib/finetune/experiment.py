@@ -43,12 +43,42 @@ from dalib.train.trainer import TrainConfig
 Say = Callable[[str], None]
 
 
-def _stored(path: Path, run: Callable[[], dict[str, Any]], say: Say) -> dict[str, Any]:
-    """The record at ``path`` if a previous run finished it, else run and store it."""
+#: keys of a stage section that choose which runs exist, not what a run computes
+_LIST_KEYS = ("seeds", "strategies", "methods", "settings")
+
+
+def stage_setting(cfg: dict[str, Any], stage: str, weights: Path | None) -> dict[str, Any]:
+    """What changes the numbers of a stage's runs: the dataset (catalog entry or file checksums),
+    image size, backbone, trunk and views, the sha256 of the starting weights, the stage's own
+    section (less the lists of seeds / strategies / methods / settings), dalib and torch versions."""
+    import torch
+
+    import dalib
+    from dalib.bench.fingerprint import dataset_identity, sha256_file
+
+    section = {k: v for k, v in dict(cfg.get(stage, {})).items() if k not in _LIST_KEYS}
+    common = {k: cfg.get(k) for k in ("dataset", "image_size", "backbone", "trunk", "views")}
+    dataset = cfg["multitask"]["dataset"] if stage == "multitask" else cfg["dataset"]
+    return {**common, "stage": stage, "section": section, "dataset": dataset_identity(dataset),
+            "weights_sha256": sha256_file(weights) if weights is not None and Path(weights).is_file() else None,
+            "versions": {"dalib": dalib.__version__, "torch": torch.__version__}}
+
+
+def _stored(path: Path, run: Callable[[], dict[str, Any]], say: Say, setting: dict[str, Any]) -> dict[str, Any]:
+    """The record at ``path`` if a previous run with the same fingerprint finished it, else run
+    and store it with its fingerprint. A stored record of another setting stops the experiment
+    with one line (one setting per output folder, as in `dalib bench`)."""
+    from dalib.bench.fingerprint import fingerprint
+
+    fp = fingerprint(setting)
     if path.is_file():
+        stored = json.loads(path.read_text())
+        if stored.get("fingerprint") != fp:
+            raise DalibError(f"{path} was made with another setting (stage {setting['stage']!r}: dataset, weights, "
+                             "its section or versions differ); use another out folder or delete that file")
         say(f"  done before: {path.name}")
-        return json.loads(path.read_text())
-    record = run()
+        return stored
+    record = {**run(), "setting": setting, "fingerprint": fp}
     write_json_atomic(path, record)
     say(f"  {path.stem}: {record.get('seconds', 0):.0f} s")
     return record
@@ -93,7 +123,8 @@ def run_experiment(cfg: dict[str, Any], out: Path, data_root: Path | None, say: 
     say(f"{fs.k}-shot fine-tuning on {target.name}" + (f" (trunk {fs.trunk})" if fs.trunk else ""))
     tag = f"-{fs.trunk.replace(':', '')}" if fs.trunk else ""  # another trunk never reuses stored runs
     kshot = {name: [_stored(out / "kshot" / f"{name}{tag}-seed{seed}.json",
-                            lambda: run_kshot(get_strategy(name), backbone, weights, target, seed, fs), say)
+                            lambda: run_kshot(get_strategy(name), backbone, weights, target, seed, fs), say,
+                            stage_setting(cfg, "kshot", weights))
                     for seed in ks.get("seeds", [0])] for name in ks["strategies"]}
     adapt: dict[str, list[dict[str, Any]]] = {}
     if "adaptation" in cfg:
@@ -105,8 +136,8 @@ def run_experiment(cfg: dict[str, Any], out: Path, data_root: Path | None, say: 
         tag = f"-{prof.trunk.replace(':', '')}" if prof.trunk else ""
         for method in ad["methods"]:
             adapt[method] = [_stored(out / "adapt" / f"{method}{tag}-seed{seed}.json", lambda: execute(
-                RunSpec(cfg["dataset"], task.ascii_name, method, seed, prof), task, RunOptions(threads=2)), say)
-                for seed in ad.get("seeds", [0])]
+                RunSpec(cfg["dataset"], task.ascii_name, method, seed, prof), task, RunOptions(threads=2)), say,
+                stage_setting(cfg, "adaptation", weights)) for seed in ad.get("seeds", [0])]
     multi: dict[str, list[dict[str, Any]]] = {}
     if "multitask" in cfg:
         mt = cfg["multitask"]
@@ -114,8 +145,8 @@ def run_experiment(cfg: dict[str, Any], out: Path, data_root: Path | None, say: 
         say(f"multi-task class + domain on {mt['dataset']}")
         for setting in mt["settings"]:
             multi[setting] = [_stored(out / "multitask" / f"{setting}-seed{seed}.json", lambda: run_multitask(
-                mt_domains, mt["backbone"], setting, seed, _train_config(mt, seed), augment=mt.get("augment", "")), say)
-                for seed in mt.get("seeds", [0])]
+                mt_domains, mt["backbone"], setting, seed, _train_config(mt, seed), augment=mt.get("augment", "")), say,
+                stage_setting(cfg, "multitask", None)) for seed in mt.get("seeds", [0])]
     report = format_report(cfg, pre, kshot, adapt, multi, time.perf_counter() - start)
     (out / "report.md").write_text(report)
     return report
@@ -127,7 +158,7 @@ def _pretrain(cfg: dict[str, Any], domains: dict[str, Any], weights: Path, out: 
     say(f"pretraining {cfg['backbone']} on {'+'.join(pre_cfg['domains'])} ({cfg.get('image_size', 64)} px)")
     record = _stored(out / "pretrain.json", lambda: pretrain(
         [domains[n] for n in pre_cfg["domains"]], cfg["backbone"], weights, seed, _train_config(pre_cfg, seed),
-        pre_cfg.get("augment", "flip_crop")), say)
+        pre_cfg.get("augment", "flip_crop")), say, stage_setting(cfg, "pretrain", None))
     if not weights.is_file():
         raise DalibError(f"{out / 'pretrain.json'} exists but {weights} is missing; delete the json to pretrain again")
     return record

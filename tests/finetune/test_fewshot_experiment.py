@@ -81,6 +81,13 @@ def test_finetune_command_runs_and_resumes(tmp_path, capsys):
     assert main(["finetune", str(config), "--out", str(out)]) == 0
     assert capsys.readouterr().out.count("done before") == 1 + 3 + 2 + 2
     assert (out / "report.md").read_text().split("Wall time")[0] == report.split("Wall time")[0]
+    # run identity: a changed k-shot setting never reuses the stored k-shot runs (kills: reuse by
+    # file name alone); the unchanged stages still resume
+    config.write_text(config.read_text().replace("epochs: 2, iters_per_epoch: 5", "epochs: 3, iters_per_epoch: 5"))
+    capsys.readouterr()
+    assert main(["finetune", str(config), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "was made with another setting (stage 'kshot'" in err
 
 
 def test_finetune_command_reports_bad_configs(tmp_path, capsys):
