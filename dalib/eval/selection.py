@@ -18,13 +18,12 @@ from dalib.eval.validation_weights import validation_weights
 Epoch = dict[str, Any]
 
 
-def _score(name: str, sign: float) -> Callable[[Epoch], float]:
-    def get(epoch: Epoch) -> float:
-        try:
-            return sign * float(epoch["scores"][name])
-        except KeyError:
-            raise DalibError(f"run records have no {name!r} score; rerun them with this dalib version") from None
-    return get
+def _stored_score(epoch: Epoch, name: str) -> float:
+    """The epoch's stored unsupervised score ``name`` (``iwv``, ``dev`` or ``snd``)."""
+    try:
+        return float(epoch["scores"][name])
+    except KeyError:
+        raise DalibError(f"run records have no {name!r} score; rerun them with this dalib version") from None
 
 
 # protocol → (utility of an epoch, higher is better; one-line description). ``last`` picks the
@@ -33,9 +32,9 @@ PROTOCOLS: dict[str, tuple[Callable[[Epoch], float], str]] = {
     "last": (lambda e: e["source_val_acc"], "last epoch (no target labels)"),
     "source-val": (lambda e: e["source_val_acc"], "best source-val accuracy (no target labels)"),
     "entropy": (lambda e: -e["target_entropy"], "lowest mean target prediction entropy (no target labels)"),
-    "iwv": (_score("iwv", -1.0), "lowest importance-weighted source-val risk, IWV (no target labels)"),
-    "dev": (_score("dev", -1.0), "lowest deep embedded validation risk, DEV (no target labels)"),
-    "snd": (_score("snd", 1.0), "highest soft neighbourhood density, SND (no target labels)"),
+    "iwv": (lambda e: -_stored_score(e, "iwv"), "lowest importance-weighted source-val risk, IWV (no target labels)"),
+    "dev": (lambda e: -_stored_score(e, "dev"), "lowest deep embedded validation risk, DEV (no target labels)"),
+    "snd": (lambda e: _stored_score(e, "snd"), "highest soft neighbourhood density, SND (no target labels)"),
     "oracle": (lambda e: e["target_acc"], "ORACLE: best target accuracy (uses target labels)"),
 }
 

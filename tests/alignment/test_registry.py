@@ -50,7 +50,8 @@ def test_reserved_names_are_refused(name):
 
 
 def test_non_discrepancy_classes_are_refused(scratch_names):
-    with pytest.raises(DalibError, match=r"^@register\('probe_entry'\) must decorate a dalib\.alignment\.Discrepancy subclass$"):
+    expected = r"^@register\('probe_entry'\) must decorate a dalib\.alignment\.Discrepancy subclass$"
+    with pytest.raises(DalibError, match=expected):
         register(scratch_names[0])(int)
     with pytest.raises(DalibError, match="must decorate"):
         register(scratch_names[0])(lambda: None)

@@ -12,7 +12,8 @@ import pytest
 
 from dalib.errors import DalibError
 from dalib.eval.selection import PROTOCOLS, describe, select_epoch, uses_target_labels, utility
-from dalib.eval.transfer import is_negative_transfer, negative_transfer_gap, transfer_gain
+from dalib.eval.scores import snd_score
+from dalib.eval.transfer import is_negative_transfer, negative_transfer_gap, proxy_a_distance, transfer_gain
 
 
 def epoch(i: int, **scores: float) -> dict:
@@ -66,6 +67,14 @@ SELECTION = {
     "std negative": (lambda: is_negative_transfer(-0.1, -0.2),
                      "std=-0.2 is negative; pass a standard deviation (>= 0)"),
     "gap target": (lambda: negative_transfer_gap(0.5, None), "acc_target_only=None is not a number; pass a float"),
+    "pad source rows": (lambda: proxy_a_distance([[0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]]),
+                        "features_s has shape (1, 2) but needs at least 2 sample(s) and one feature; pass more rows"),
+    "pad target rows": (lambda: proxy_a_distance([[0.0, 1.0], [1.0, 0.0]], [[0.0, 1.0]]),
+                        "features_t has shape (1, 2) but needs at least 2 sample(s) and one feature; pass more rows"),
+    "pad features": (lambda: proxy_a_distance([[0.0], [1.0]], [[0.0, 1.0], [1.0, 0.0]]),
+                     "features_s has 1 features but features_t has 2; source and target must share one feature space"),
+    "snd shape": (lambda: snd_score([0.5, 0.5]),
+                  "target_probs has shape (2,), expected (n, d); use X.reshape(-1, 1) for a single feature"),
     "gap method": (lambda: negative_transfer_gap(math.nan, 0.5),
                    "acc_method is nan; pass a finite number (check the run that produced it)"),
 }
@@ -77,3 +86,9 @@ def test_message_is_exact(case):
     with pytest.raises(DalibError) as err:
         call()
     assert str(err.value) == expected
+
+
+# Kills: PAD demanding 3 rows per domain (2 is the documented minimum: one train and one held-out
+# point each).
+def test_pad_accepts_two_rows_per_domain():
+    assert proxy_a_distance([[0.0], [1.0]], [[5.0], [6.0]]) == 2.0

@@ -55,3 +55,25 @@ def test_scores_from_outputs_pick_the_good_epoch():
                         "target_entropy": tgt.mean_entropy, "scores": unsupervised_scores(val, tgt)})
     for protocol in ("iwv", "dev", "snd", "entropy"):
         assert select_epoch(records, protocol)["epoch"] == 2, protocol
+
+
+# Kills: a different cap on the target samples that enter the weights and SND (default 2000, the
+# first ones).
+def test_unsupervised_scores_use_the_first_2000_target_samples(monkeypatch):
+    import dalib.eval.selection as selection
+
+    seen = {}
+
+    def fake_weights(f_v, f_t):
+        seen["f_t"] = f_t
+        return np.ones(f_v.shape[0])
+
+    monkeypatch.setattr(selection, "validation_weights", fake_weights)
+    rng = np.random.default_rng(0)
+    y_v, y_t = np.arange(20) % 4, np.arange(2050) % 4
+    val = _predictions(rng, rng.normal(size=(20, 3)), y_v, 1.0, 0.0)
+    tgt = _predictions(rng, rng.normal(size=(2050, 3)), y_t, 1.0, 0.0)
+    unsupervised_scores(val, tgt)
+    np.testing.assert_array_equal(seen["f_t"], tgt.features[:2000].double().numpy())
+    unsupervised_scores(val, tgt, max_target=50)
+    assert seen["f_t"].shape == (50, 3)

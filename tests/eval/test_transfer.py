@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy.stats import norm
 from sklearn.linear_model import LogisticRegression
 
 from dalib.errors import DalibError
@@ -97,3 +98,52 @@ def test_pad_subsamples_and_is_seeded():
 def test_pad_bad_input(a, b):
     with pytest.raises(DalibError):
         proxy_a_distance(a, b)
+
+
+def _gaussian_pad(delta: float) -> float:
+    """Closed form for N(0, 1) vs N(delta, 1): the balanced Bayes error of the threshold delta/2
+    is Phi(-delta/2), so PAD = 2 (1 - 2 Phi(-delta/2))."""
+    return 2.0 * (1.0 - 2.0 * norm.cdf(-delta / 2.0))
+
+
+# Kills: PAD scaled by another factor than 2 (or 1 - eps in place of 1 - 2 eps), and the
+# balanced class weights dropped (with 2000 vs 200 points an unweighted classifier moves its
+# threshold from 0.5 to ~2.8 and PAD falls to ~0.07).
+def test_pad_matches_the_gaussian_closed_form():
+    rng = np.random.default_rng(0)
+    expected = _gaussian_pad(1.0)  # 0.766
+    equal = proxy_a_distance(rng.normal(size=(2000, 1)), rng.normal(size=(2000, 1)) + 1.0)
+    assert equal == pytest.approx(expected, abs=0.1)
+    unequal = proxy_a_distance(rng.normal(size=(2000, 1)), rng.normal(size=(200, 1)) + 1.0)
+    assert unequal == pytest.approx(expected, abs=0.25)
+
+
+def _brute_force_pad(Xs: np.ndarray, Xt: np.ndarray, seed: int) -> float:
+    """The documented protocol from numpy and scikit-learn primitives: seeded permutation of each
+    domain (source first), the first half held out, numpy standardisation with the training
+    halves' mean and std, C = 1 logistic regression with balanced *sample* weights, balanced
+    held-out error."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for X in (Xs, Xt):
+        idx = rng.permutation(len(X))[:2000]
+        parts.append((X[idx[len(idx) // 2:]], X[idx[:len(idx) // 2]]))
+    (s_tr, s_te), (t_tr, t_te) = parts
+    X_tr = np.vstack([s_tr, t_tr])
+    mu, sd = X_tr.mean(0), X_tr.std(0)
+    y = np.r_[np.zeros(len(s_tr)), np.ones(len(t_tr))]
+    sw = np.where(y == 0, len(y) / (2 * len(s_tr)), len(y) / (2 * len(t_tr)))
+    clf = LogisticRegression(C=1.0, max_iter=5000, tol=1e-10).fit((X_tr - mu) / sd, y, sample_weight=sw)
+    eps = 0.5 * (np.mean(clf.predict((s_te - mu) / sd) != 0) + np.mean(clf.predict((t_te - mu) / sd) != 1))
+    return 2.0 * (1.0 - 2.0 * eps)
+
+
+# Kills: another split than 50/50 (e.g. a third held out), another C, the default seed other
+# than 0, an unseeded subsample. Small n and d = 20 make every one of those change the value.
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pad_matches_brute_force(seed):
+    rng = np.random.default_rng(10 + seed)
+    Xs, Xt = rng.normal(size=(61, 20)), rng.normal(size=(47, 20)) + 0.35
+    assert proxy_a_distance(Xs, Xt, random_state=seed) == pytest.approx(_brute_force_pad(Xs, Xt, seed), abs=1e-12)
+    if seed == 0:
+        assert proxy_a_distance(Xs, Xt) == pytest.approx(_brute_force_pad(Xs, Xt, 0), abs=1e-12)

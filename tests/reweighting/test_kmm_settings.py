@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from dalib.reweighting import KLIEP, KMM, LowESSWarning, effective_sample_size
-from dalib.reweighting.kmm import frank_wolfe_gap
+from dalib.reweighting import KLIEP, KMM, LowESSWarning, effective_sample_size, solve_box_sum_qp
+from dalib.reweighting.kmm import frank_wolfe_gap, kkt_residual
 
 pytestmark = pytest.mark.filterwarnings("ignore::dalib.reweighting.ess.LowESSWarning")
 RNG = np.random.default_rng(0)
@@ -87,3 +87,28 @@ def test_frank_wolfe_gap_equals_linear_program(seed):
     B, lo, hi = 1.5, 2.0, 6.0
     lp = linprog(g, A_ub=np.vstack([np.ones(7), -np.ones(7)]), b_ub=[hi, -lo], bounds=[(0.0, B)] * 7)
     assert frank_wolfe_gap(g, x, B, lo, hi) == pytest.approx(g @ x - lp.fun, rel=1e-9, abs=1e-12)
+
+
+def small_qp(seed=0, n=15):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(n, n))
+    return A @ A.T / n + 0.1 * np.eye(n), rng.uniform(0.5, 2.0, size=n)
+
+
+# Kills: the iteration counter or the every-10-iterations stopping test changed (a converged run
+# stops at a multiple of 10; a capped run does exactly max_iter iterations), the reported
+# objective and KKT residual not those of the returned x (λ, the scale), a Fortran-ordered K
+# (no contiguous transpose to hand dsymv) mishandled.
+def test_solver_bookkeeping():
+    K, kappa = small_qp()
+    res = solve_box_sum_qp(K, kappa, 3.0, 10.0, 20.0, max_iter=10007)
+    assert res.converged and res.n_iter % 10 == 0 and 0 < res.n_iter < 10007
+    assert res.objective == pytest.approx(0.5 * res.x @ K @ res.x - kappa @ res.x, rel=1e-12)
+    assert res.kkt_residual == pytest.approx(kkt_residual(K, kappa, res.x, 3.0, 10.0, 20.0), rel=1e-12)
+    capped = solve_box_sum_qp(K, kappa, 3.0, 10.0, 20.0, tol=1e-300, max_iter=7)
+    assert capped.n_iter == 7 and not capped.converged
+    assert capped.kkt_residual == pytest.approx(kkt_residual(K, kappa, capped.x, 3.0, 10.0, 20.0), rel=1e-12)
+    small = solve_box_sum_qp(K, 0.1 * kappa, 3.0, 1.0, 2.0)  # max|κ| < 1: the residual is relative
+    assert small.kkt_residual == pytest.approx(kkt_residual(K, 0.1 * kappa, small.x, 3.0, 1.0, 2.0), rel=1e-12)
+    fortran = solve_box_sum_qp(np.asfortranarray(K), kappa, 3.0, 10.0, 20.0, max_iter=10007)
+    np.testing.assert_allclose(fortran.x, res.x, atol=1e-12)
