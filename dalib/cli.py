@@ -190,7 +190,7 @@ def _tsne(records: list[dict[str, Any]], args: argparse.Namespace, out: Path) ->
     root = None if spec.kind == "embedded" else find_data_root(args.data_root)
     task = select_tasks(load_dataset(spec.name, root), [record["task"]])[0]
     print(f"re-running {record['key']} for the t-SNE plot (--tsne none skips it)", flush=True)
-    model, rerun = train_model(spec_of(record), task)
+    model, rerun, task = train_model(spec_of(record), task)
     if rerun["epochs"][-1]["target_acc"] != record["epochs"][-1]["target_acc"]:
         raise DalibError(f"re-executing {record['key']} did not reproduce its stored accuracy; "
                          "was it run with another dalib version or device?")
@@ -292,12 +292,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("report", help="negative-transfer report with plots for a bench folder")
-    p.add_argument("dir")
-    p.add_argument("--select", default="last")
+    p.add_argument("dir", help="the --out folder of a `dalib bench`")
+    p.add_argument("--select", default="last",
+                   help="selection protocol of the gains (as for `dalib table`; default last; oracle is labelled)")
     p.add_argument("--tsne", default="", help="run key to plot with t-SNE (default: first adapted run; 'none' to skip)")
     p.add_argument("--plugin", action="append", default=[],
                    help="a .py file that registers new losses (as for `dalib bench`), to re-run its methods for t-SNE")
-    p.add_argument("--data-root")
+    p.add_argument("--data-root", help="folder holding the datasets, for the t-SNE re-run (default: DALIB_DATA, "
+                                        "then ../shared/data)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("methods", help="registered methods with their default λ and hyper-parameters")

@@ -17,6 +17,7 @@ from sklearn.manifold import TSNE  # noqa: E402
 
 from dalib.bench.atomic import save_figure_atomic  # noqa: E402
 from dalib.bench.report import MIN_SEEDS_FOR_NT, TransferRow, oracle_title  # noqa: E402
+from dalib.errors import DalibError  # noqa: E402
 
 
 def _title(protocol: str, what: str) -> str:
@@ -72,11 +73,18 @@ def pad_vs_gain(rows: list[TransferRow], path: Path, protocol: str) -> None:
 
 def tsne_plot(f_s: np.ndarray, f_t: np.ndarray, title: str, path: Path, max_points: int = 600,
               seed: int = 0) -> None:
-    """2-D t-SNE of source (blue) and target (red) features, each subsampled to ``max_points``."""
+    """2-D t-SNE of source (blue) and target (red) features, each subsampled to ``max_points``.
+    Perplexity 30, lowered to ``(n - 1) / 3`` for ``n < 91`` points in all (t-SNE needs
+    perplexity < n; a neighbourhood of a third of a small sample keeps its local structure)."""
     rng = np.random.default_rng(seed)
     f_s = f_s[rng.permutation(len(f_s))[:max_points]]
     f_t = f_t[rng.permutation(len(f_t))[:max_points]]
-    emb = TSNE(n_components=2, init="pca", perplexity=30, random_state=seed).fit_transform(np.vstack([f_s, f_t]))
+    n = len(f_s) + len(f_t)
+    if n < 4:
+        raise DalibError(f"t-SNE needs at least 4 points, got {n}; pass --tsne none")
+    perplexity = min(30.0, (n - 1) / 3)
+    emb = TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(
+        np.vstack([f_s, f_t]))
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.scatter(*emb[: len(f_s)].T, s=6, c="tab:blue", label="source")
     ax.scatter(*emb[len(f_s):].T, s=6, c="tab:red", label="target")

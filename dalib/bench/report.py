@@ -179,7 +179,9 @@ def report_markdown(records: list[dict[str, Any]], protocol: str, rows: list[Tra
              "the adapted features; a negative PAD means no linear domain classifier beats chance. On "
              "inputs z-scored per domain (e.g. SURF) each domain has mean exactly 0, so the mean of a "
              "random half mirrors the other half's and the held-out error lands above 0.5: read "
-             "negative input PADs as 0.", "", "## Summary per method", "",
+             "negative input PADs as 0. PAD inputs is – where the inputs are not one float vector per "
+             "sample (a cached trunk's stacked views, token ids).", "",
+             "## Summary per method", "",
              "| method | mean gain | tasks with NT | tasks with too few seeds | tasks |", "|---|---|---|---|---|"]
     methods = list(dict.fromkeys(r.method for r in rows))
     for m in methods:

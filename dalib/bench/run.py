@@ -87,19 +87,20 @@ class RunOptions:
 
 
 def execute(spec: RunSpec, task: Task, options: RunOptions,
-            keep_model: dict[str, torch.nn.Module] | None = None) -> dict[str, Any]:
+            keep_model: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train one run and return its record (config, per-epoch history, wall time).
 
     Torch and the BLAS libraries behind numpy / scikit-learn use ``options.threads`` threads,
     so parallel workers do not oversubscribe the cores. ``keep_model``, when given, receives
-    the trained model under ``"model"``."""
+    the trained model under ``"model"`` and the task it was trained on under ``"task"`` (with a
+    cached trunk, the task of cached views the model reads)."""
     torch.set_num_threads(options.threads)
     with threadpool_limits(limits=options.threads):
         return _execute(spec, task, options, keep_model)
 
 
 def _execute(spec: RunSpec, task: Task, options: RunOptions,
-             keep_model: dict[str, torch.nn.Module] | None) -> dict[str, Any]:
+             keep_model: dict[str, Any] | None) -> dict[str, Any]:
     header = {"key": spec.key, "dataset": spec.dataset, "task": spec.task, "task_name": task.name,
               "source": task.source.name, "target": task.target.name, "method": spec.label,
               "seed": spec.seed, "hparams": [list(h) for h in spec.hparams], "dalib_version": dalib.__version__,
@@ -135,7 +136,7 @@ def _execute(spec: RunSpec, task: Task, options: RunOptions,
     history = trainer.fit(source_train, source_val, target, weights, reweigher, spec.reweight_every,
                           torch.as_tensor(heldout))
     if keep_model is not None:
-        keep_model["model"] = model
+        keep_model["model"], keep_model["task"] = model, task
     return {**header, "profile": asdict(prof), "n_source_train": len(source_train),
             "n_source_val": len(source_val), "n_target": len(target), "log_dir": log_dir,
             "weights": spec.weights or None, "ess_fraction": ess,
@@ -162,11 +163,12 @@ def spec_of(record: dict[str, Any], device: str = "cpu") -> RunSpec:
                    record["spec"]["weights"], record["spec"]["reweight_every"], tuple(record.get("grid", ())))
 
 
-def train_model(spec: RunSpec, task: Task) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Re-execute a deep run and return its trained model with the fresh record."""
-    holder: dict[str, torch.nn.Module] = {}
+def train_model(spec: RunSpec, task: Task) -> tuple[torch.nn.Module, dict[str, Any], Task]:
+    """Re-execute a deep run: its trained model, the fresh record and the task the model reads
+    (``task`` itself, or its cached-trunk views when the profile has a trunk)."""
+    holder: dict[str, Any] = {}
     record = execute(spec, task, RunOptions(), keep_model=holder)
-    return holder["model"], record
+    return holder["model"], record, holder["task"]
 
 
 def domain_distances(model: torch.nn.Module, source: Domain, target: Domain) -> dict[str, float | None]:

@@ -132,3 +132,20 @@ def test_finetune_experiment_runs_kshot_and_adaptation_on_a_trunk(folders, tmp_p
     assert "(trunk top:1)" in printed and "trunk cache: tgt" in printed
     assert (tmp_path / "out" / "kshot" / "layerwise-top1-seed0.json").is_file()  # a trunk never reuses plain runs
     assert (tmp_path / "out" / "adapt" / "source_only-top1-seed0.json").is_file()
+
+
+def test_report_reruns_a_trunk_run_for_the_tsne_from_any_folder(folders, tmp_path, monkeypatch):
+    """A bench on a folder of your own, named by a relative path, with a frozen cached trunk.
+    Kills: the t-SNE re-run feeding raw images to a model that reads cached views, and records
+    that keep the relative dataset path (the report then fails from another folder)."""
+    monkeypatch.setenv("DALIB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(folders.parent)
+    profile = ["--profile", "backbone=resnet18", "--profile", "image_size=32", "--profile", "views=2",
+               "--profile", "trunk=frozen", "--profile", "epochs=1", "--profile", "iters_per_epoch=2",
+               "--profile", "batch_size=8", "--profile", "bottleneck_dim=16"]
+    out = tmp_path / "bench"
+    assert main(["bench", "--dataset", folders.name, "--methods", "source_only,dann", "--tasks", "S2T",
+                 "--seeds", "0", "--no-target-only", "--out", str(out), *profile]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", str(out)]) == 0
+    assert (out / "tsne.png").stat().st_size > 0
