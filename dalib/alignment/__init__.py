@@ -9,6 +9,6 @@ from dalib.alignment.registry import REGISTRY, DiscrepancyEntry, register
 
 from dalib.alignment import adversarial  # noqa: F401  (registers "dann")
 from dalib.alignment import cdan, coral, entropy, mmd, ot  # noqa: F401  (dan, jan, deep_coral, cdan, cdan_e, deepjdot, entropy, mcc)
-from dalib.alignment import feature_norm, spectral  # noqa: F401  (afn, bnm, bsp)
+from dalib.alignment import feature_norm, pseudo_label, spectral  # noqa: F401  (afn, pseudo_label, bnm, bsp)
 
 __all__ = ["Discrepancy", "DiscrepancyEntry", "REGISTRY", "register"]
