@@ -42,3 +42,19 @@ def test_term_threshold_schedule_and_errors():
         PseudoLabel(2, 2, threshold=1.5)
     with pytest.raises(DalibError, match=r"^pseudo_label needs logits_t"):
         term(f, f)
+
+
+# Kills: a strict `>` threshold (a confidence equal to τ counts), τ = 1 refused or τ = 0
+# accepted, a message naming another term, a term that loses its sizes.
+def test_threshold_edges_and_message():
+    assert pseudo_label_loss(torch.zeros(1, 2, dtype=torch.float64), 0.5).item() == pytest.approx(math.log(2.0))
+    assert PseudoLabel(2, 2, threshold=1.0).threshold == 1.0
+    expected = r"^pseudo_label: threshold must be in \(0, 1\] \(a softmax confidence\), got 0.0$"
+    with pytest.raises(DalibError, match=expected):
+        PseudoLabel(2, 2, threshold=0.0)
+    with pytest.raises(DalibError) as err:
+        PseudoLabel(4, 3)(torch.zeros(2, 4), torch.zeros(2, 4), logits_t=torch.zeros(2, 2))
+    assert str(err.value) == ("pseudo_label: logits_t has shape (2, 2), expected (n_t, 3), n_t ≥ 1; pass the "
+                              "classifier outputs of the target batch")
+    term = PseudoLabel(4, 3)
+    assert (term.feature_dim, term.num_classes) == (4, 3)

@@ -75,3 +75,32 @@ def test_registry_defaults_and_bad_settings():
         AFN(4, 2, delta_r=0.0)
     with pytest.raises(DalibError, match=r"^bnm needs logits_t"):
         BNM(4, 2)(torch.zeros(3, 4), torch.zeros(3, 4))
+
+
+Z4, Z5 = torch.zeros(2, 4), torch.zeros(2, 5)
+MESSAGES = {
+    "bnm": (lambda: BNM(4, 3)(Z4, Z4, logits_t=torch.zeros(2, 2)),
+            "bnm: logits_t has shape (2, 2), expected (n_t, 3), n_t ≥ 1; pass the classifier outputs of the "
+            "target batch"),
+    "bsp": (lambda: BSP(4, 3)(Z4, Z5), "bsp: source features have dim 4 but target features have dim 5; pass both "
+            "domains through the same feature extractor"),
+    "afn": (lambda: AFN(4, 3)(Z4, Z5), "afn: source features have dim 4 but target features have dim 5; pass both "
+            "domains through the same feature extractor"),
+}
+
+
+# Kills: an error message that names another term (or none).
+@pytest.mark.parametrize("case", sorted(MESSAGES))
+def test_messages_name_the_term(case):
+    call, expected = MESSAGES[case]
+    with pytest.raises(DalibError) as err:
+        call()
+    assert str(err.value) == expected
+
+
+# Kills: another default Δr (the value is 2·Δr² for two domains), terms that lose their sizes.
+def test_defaults_and_sizes():
+    f = torch.ones(3, 2, dtype=torch.float64)
+    assert AFN(2, 3)(f, f).item() == pytest.approx(2.0)
+    for term in (AFN(6, 3), BSP(6, 3), BNM(6, 3)):
+        assert (term.feature_dim, term.num_classes) == (6, 3)
