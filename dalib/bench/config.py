@@ -131,17 +131,17 @@ class BenchConfig:
         hp_check.check_settings(self)
 
     def _check_dataset(self) -> None:
-        from dalib.data.catalog import CATALOG, get_spec
+        from dalib.data.catalog import get_spec
 
         if not isinstance(self.dataset, str) or not self.dataset:
             raise DalibError(f"--dataset {self.dataset!r}: expected a dataset name; `dalib data list` shows them")
         try:
-            get_spec(self.dataset)
+            spec = get_spec(self.dataset)
         except DalibError as err:
             raise DalibError(f"--dataset {self.dataset}: {err}") from None
-        if self.dataset not in CATALOG:  # a folder of your own: records name it absolutely, so that
-            path, _, query = self.dataset.partition("?")  # `dalib report` works from any folder
-            object.__setattr__(self, "dataset", str(Path(path).resolve()) + (f"?{query}" if query else ""))
+        # a catalog name as is, a folder of your own by its absolute path (`path_spec`): records
+        # then name it so that `dalib report` works from any directory
+        object.__setattr__(self, "dataset", spec.name)
         if self.data_root is not None and not Path(self.data_root).is_dir():
             raise DalibError(f"--data-root {self.data_root}: no such folder; pass the folder holding the datasets "
                              "(or set DALIB_DATA)")

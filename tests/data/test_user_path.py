@@ -172,3 +172,15 @@ def test_target_only_needs_both_splits_and_two_training_samples(per_class, probl
     labels = np.repeat(np.arange(len(per_class)), per_class)
     found = target_only_problem(labels, seed=0)
     assert (found is None) if problem is None else (problem in found)
+
+
+# Kills: a spec name that keeps the relative path or drops the array names (the name must
+# resolve again from any directory: bench records store it).
+def test_spec_name_is_absolute_and_resolves_again(tmp_path, monkeypatch):
+    for name in ("a", "b"):
+        np.savez(tmp_path / f"{name}.npz", feas=np.eye(4), labels=np.array([0, 1, 0, 1]))
+    monkeypatch.chdir(tmp_path.parent)
+    spec = resolve_dataset(f"{tmp_path.name}?x=feas&y=labels")
+    assert spec.name == f"{tmp_path}?x=feas&y=labels"
+    monkeypatch.chdir("/")
+    assert resolve_dataset(spec.name).name == spec.name
