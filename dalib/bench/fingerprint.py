@@ -26,7 +26,6 @@ import dataclasses
 import hashlib
 import inspect
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,23 +39,14 @@ if TYPE_CHECKING:
 _DALIB_DIR = Path(dalib.__file__).resolve().parent
 
 
-@lru_cache(maxsize=256)
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def sha256_file(path: str | Path) -> str:
     """Hex sha256 of a file (cached per path, size and modification time)."""
-    p = Path(path).resolve()
+    from dalib.data.verify import sha256_cached
+
     try:
-        st = p.stat()
+        return sha256_cached(path)
     except OSError:
         raise DalibError(f"cannot read {path} to fingerprint it; check that the file exists") from None
-    return _sha256(str(p), st.st_size, st.st_mtime_ns)
 
 
 def dataset_identity(dataset: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from dalib.data.catalog import DatasetSpec, dataset_dir
@@ -17,6 +18,18 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+@lru_cache(maxsize=256)
+def _sha256_memo(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_of(Path(path))
+
+
+def sha256_cached(path: str | Path) -> str:
+    """Hex sha256 of a file, read once per process for each (absolute path, size, mtime)."""
+    p = Path(path).resolve()
+    st = p.stat()
+    return _sha256_memo(str(p), st.st_size, st.st_mtime_ns)
 
 
 @dataclass

