@@ -127,6 +127,7 @@ def check_profile(items: Any) -> tuple[tuple[str, Any], ...]:
         items = list(items.items())
     elif isinstance(items, str):
         items = [items]
+    params = profile_params()
     out: dict[str, Any] = {}
     for item in items or ():
         if isinstance(item, str):
@@ -139,7 +140,6 @@ def check_profile(items: Any) -> tuple[tuple[str, Any], ...]:
             shown = f"--profile {name}={raw}"
         else:
             raise DalibError(f"--profile {item!r}: expected {PROFILE_FORM}")
-        params = profile_params()
         if name not in params:
             raise DalibError(f"{shown}: the profile has no field {name!r}; fields: {', '.join(params)}")
         if name in out:

@@ -122,9 +122,9 @@ def run_experiment(cfg: dict[str, Any], out: Path, data_root: Path | None, say: 
     target = domains[ks["domain"]]
     say(f"{fs.k}-shot fine-tuning on {target.name}" + (f" (trunk {fs.trunk})" if fs.trunk else ""))
     tag = f"-{fs.trunk.replace(':', '')}" if fs.trunk else ""  # another trunk never reuses stored runs
+    setting = stage_setting(cfg, "kshot", weights)
     kshot = {name: [_stored(out / "kshot" / f"{name}{tag}-seed{seed}.json",
-                            lambda: run_kshot(get_strategy(name), backbone, weights, target, seed, fs), say,
-                            stage_setting(cfg, "kshot", weights))
+                            lambda: run_kshot(get_strategy(name), backbone, weights, target, seed, fs), say, setting)
                     for seed in ks.get("seeds", [0])] for name in ks["strategies"]}
     adapt: dict[str, list[dict[str, Any]]] = {}
     if "adaptation" in cfg:
@@ -134,19 +134,21 @@ def run_experiment(cfg: dict[str, Any], out: Path, data_root: Path | None, say: 
                                                              **ad.get("profile", {})})
         say(f"adaptation {task.name} from the same weights" + (f" (trunk {prof.trunk})" if prof.trunk else ""))
         tag = f"-{prof.trunk.replace(':', '')}" if prof.trunk else ""
+        setting = stage_setting(cfg, "adaptation", weights)
         for method in ad["methods"]:
             adapt[method] = [_stored(out / "adapt" / f"{method}{tag}-seed{seed}.json", lambda: execute(
                 RunSpec(cfg["dataset"], task.ascii_name, method, seed, prof), task, RunOptions(threads=2)), say,
-                stage_setting(cfg, "adaptation", weights)) for seed in ad.get("seeds", [0])]
+                setting) for seed in ad.get("seeds", [0])]
     multi: dict[str, list[dict[str, Any]]] = {}
     if "multitask" in cfg:
         mt = cfg["multitask"]
         mt_domains = load_dataset(mt["dataset"], data_root, image_size=size)
         say(f"multi-task class + domain on {mt['dataset']}")
+        mt_setting = stage_setting(cfg, "multitask", None)
         for setting in mt["settings"]:
             multi[setting] = [_stored(out / "multitask" / f"{setting}-seed{seed}.json", lambda: run_multitask(
                 mt_domains, mt["backbone"], setting, seed, _train_config(mt, seed), augment=mt.get("augment", "")), say,
-                stage_setting(cfg, "multitask", None)) for seed in mt.get("seeds", [0])]
+                mt_setting) for seed in mt.get("seeds", [0])]
     report = format_report(cfg, pre, kshot, adapt, multi, time.perf_counter() - start)
     (out / "report.md").write_text(report)
     return report
