@@ -16,10 +16,14 @@ from dalib.alignment.registry import register
 from dalib.errors import DalibError
 
 
-def _check_logits(logits: Tensor, num_classes: int, method: str) -> None:
-    if logits.dim() != 2 or logits.shape[1] != num_classes or len(logits) == 0:
-        raise DalibError(f"{method}: logits_t has shape {tuple(logits.shape)}, expected (n_t, "
+def target_logits(logits_t: Tensor | None, num_classes: int, method: str) -> Tensor:
+    """``logits_t`` of a term that reads the target predictions, checked: given, and of shape
+    (n_t, C) with n_t ≥ 1 and C = ``num_classes``."""
+    logits_t = require_input(logits_t, "logits_t", method)
+    if logits_t.dim() != 2 or logits_t.shape[1] != num_classes or len(logits_t) == 0:
+        raise DalibError(f"{method}: logits_t has shape {tuple(logits_t.shape)}, expected (n_t, "
                          f"{num_classes}), n_t ≥ 1; pass the classifier outputs of the target batch")
+    return logits_t
 
 
 def prediction_entropy(logits: Tensor) -> Tensor:
@@ -57,8 +61,7 @@ class EntropyMinimization(Discrepancy):
     def forward(self, f_s: Tensor, f_t: Tensor, *, logits_s: Tensor | None = None,
                 logits_t: Tensor | None = None, y_s: Tensor | None = None,
                 w_s: Tensor | None = None, progress: float = 0.0) -> Tensor:
-        logits_t = require_input(logits_t, "logits_t", "entropy")
-        _check_logits(logits_t, self.num_classes, "entropy")
+        logits_t = target_logits(logits_t, self.num_classes, "entropy")
         return prediction_entropy(logits_t).mean()
 
 
@@ -80,6 +83,5 @@ class MCC(Discrepancy):
     def forward(self, f_s: Tensor, f_t: Tensor, *, logits_s: Tensor | None = None,
                 logits_t: Tensor | None = None, y_s: Tensor | None = None,
                 w_s: Tensor | None = None, progress: float = 0.0) -> Tensor:
-        logits_t = require_input(logits_t, "logits_t", "mcc")
-        _check_logits(logits_t, self.num_classes, "mcc")
+        logits_t = target_logits(logits_t, self.num_classes, "mcc")
         return mcc_loss(logits_t, self.temperature)

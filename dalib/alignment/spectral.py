@@ -11,8 +11,8 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from dalib.alignment.base import Discrepancy
-from dalib.alignment.entropy import _check_logits
-from dalib.alignment.mmd import check_features, require_input
+from dalib.alignment.entropy import target_logits
+from dalib.alignment.mmd import check_features
 from dalib.alignment.registry import register
 from dalib.errors import DalibError
 
@@ -39,8 +39,7 @@ class BNM(Discrepancy):
     def forward(self, f_s: Tensor, f_t: Tensor, *, logits_s: Tensor | None = None,
                 logits_t: Tensor | None = None, y_s: Tensor | None = None,
                 w_s: Tensor | None = None, progress: float = 0.0) -> Tensor:
-        logits_t = require_input(logits_t, "logits_t", "bnm")
-        _check_logits(logits_t, self.num_classes, "bnm")
+        logits_t = target_logits(logits_t, self.num_classes, "bnm")
         return bnm_loss(logits_t)
 
 
