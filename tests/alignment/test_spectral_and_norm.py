@@ -82,6 +82,9 @@ MESSAGES = {
     "bnm": (lambda: BNM(4, 3)(Z4, Z4, logits_t=torch.zeros(2, 2)),
             "bnm: logits_t has shape (2, 2), expected (n_t, 3), n_t ≥ 1; pass the classifier outputs of the "
             "target batch"),
+    "bnm empty": (lambda: BNM(4, 3)(Z4, Z4, logits_t=torch.zeros(0, 3)),
+                  "bnm: logits_t has shape (0, 3), expected (n_t, 3), n_t ≥ 1; pass the classifier outputs of "
+                  "the target batch"),
     "bsp": (lambda: BSP(4, 3)(Z4, Z5), "bsp: source features have dim 4 but target features have dim 5; pass both "
             "domains through the same feature extractor"),
     "afn": (lambda: AFN(4, 3)(Z4, Z5), "afn: source features have dim 4 but target features have dim 5; pass both "
