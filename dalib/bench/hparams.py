@@ -103,11 +103,13 @@ def shallow_adapter_class(method: str) -> type:
     """The class ``shallow.NAME`` hyper-parameters go to for a shallow method."""
     from dalib.bench.shallow_names import TFIDF, parse_shallow
     from dalib.reweighting import WEIGHT_ESTIMATORS
-    from dalib.shallow import SHALLOW_METHODS
+    from dalib.shallow import MEDA, SHALLOW_METHODS
 
     if method == TFIDF:
         from dalib.text.tfidf import TfidfLinear
 
         return TfidfLinear
     adapter, _ = parse_shallow(method)
+    if adapter == "meda":
+        return MEDA
     return WEIGHT_ESTIMATORS[adapter] if adapter in WEIGHT_ESTIMATORS else SHALLOW_METHODS[adapter]  # type: ignore[return-value]

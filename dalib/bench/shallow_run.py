@@ -3,9 +3,11 @@
 ``shallow_coral_1nn`` adapts features with `dalib.shallow.CORAL` and classifies with 1-NN;
 ``shallow_none_svm`` is the unadapted linear-SVM baseline; ``shallow_kmm_lr`` fits a logistic
 regression with KMM instance weights (any of `dalib.reweighting.WEIGHT_ESTIMATORS`, with the
-``lr`` or ``svm`` classifier, which take ``sample_weight``). ``shallow_tfidf_lr`` is the text
-baseline: TF-IDF of the raw texts (``Domain.texts``; vocabulary from source and unlabelled
-target texts) and logistic regression. The protocol is the deep one:
+``lr`` or ``svm`` classifier, which take ``sample_weight``). ``shallow_meda`` runs the transductive
+`dalib.shallow.MEDA` classifier (no separate adapter or classifier; source-val rows are scored
+with its learned kernel expansion). ``shallow_tfidf_lr`` is the text baseline: TF-IDF of the raw
+texts (``Domain.texts``; vocabulary from source and unlabelled target texts) and logistic
+regression. The protocol is the deep one:
 fit on the source train split (80%) and all unlabelled target samples; the record has one
 "epoch" holding source-val accuracy and target accuracy.
 """
@@ -24,7 +26,7 @@ from dalib.data.tasks import Task, split_source
 from dalib.errors import DalibError
 from dalib.reweighting import WEIGHT_ESTIMATORS, ReweightedClassifier, effective_sample_size
 from dalib.bench.shallow_names import TFIDF, parse_shallow
-from dalib.shallow import SHALLOW_METHODS, ShallowDAClassifier, make_classifier
+from dalib.shallow import MEDA, SHALLOW_METHODS, ShallowDAClassifier, make_classifier
 
 def _classifier(name: str) -> BaseEstimator:
     return LogisticRegression(max_iter=2000) if name == "logistic_regression" else make_classifier(name)
@@ -50,6 +52,9 @@ def execute_shallow(method: str, task: Task, seed: int, hparams: dict[str, Any],
             weighted.fit(xs, ys, xt)
             val_pred, tgt_pred = weighted.predict(xv), weighted.predict(xt)
             extra["ess_fraction"] = effective_sample_size(weighted.weights_) / len(ys)
+        elif adapter_name == "meda":
+            meda = MEDA(**hparams).fit(xs, ys, xt)
+            val_pred, tgt_pred = meda.predict(xv), meda.labels_
         else:
             model = ShallowDAClassifier(SHALLOW_METHODS[adapter_name](**hparams), _classifier(clf)).fit(xs, ys, xt)
             val_pred = model.classifier_.predict(model.adapter_.transform(xv, domain="source"))

@@ -7,7 +7,13 @@ and ``fit_transform(X_s, X_t, y_s=None) -> (Z_s, Z_t)``:
 * :class:`SubspaceAlignment` — Fernando et al., ICCV 2013 (PCA subspace alignment).
 * :class:`TCA` — Pan et al., IEEE TNN 2011 (transfer component analysis, kernel MMD).
 * :class:`JDA` — Long et al., ICCV 2013 (joint marginal + conditional MMD, pseudo-labels).
+* :class:`GFK` — Gong et al., CVPR 2012 (geodesic flow kernel between the PCA subspaces,
+  ``G = ∫₀¹ Φ(t)Φ(t)ᵀ dt`` in closed form from the principal angles).
 * :class:`IdentityAdapter` — no adaptation (baseline).
+
+:class:`MEDA` (Wang et al., ACM MM 2018) is a transductive classifier, not an adapter:
+``fit(X_s, y_s, X_t)`` → ``predict(X)``; GFK features, then kernel least squares with an
+adaptively weighted marginal + conditional MMD term and a graph-Laplacian term.
 
 :class:`ShallowDAClassifier` chains an adapter with a classifier, and
 :data:`SHALLOW_METHODS` maps method names to adapter factories (for the CLI).
@@ -27,13 +33,17 @@ from dalib.errors import DalibError
 from dalib.checks import as_pair
 from dalib.shallow._kernels import DomainAdapter, Domain, FloatArray, check_labels
 from dalib.shallow.coral import CORAL
+from dalib.shallow.gfk import GFK
 from dalib.shallow.jda import JDA
+from dalib.shallow.meda import MEDA
 from dalib.shallow.sa import SubspaceAlignment
 from dalib.shallow.tca import TCA
 
 __all__ = [
     "CORAL",
+    "GFK",
     "JDA",
+    "MEDA",
     "SHALLOW_METHODS",
     "DomainAdapter",
     "IdentityAdapter",
@@ -62,6 +72,7 @@ SHALLOW_METHODS: dict[str, Callable[..., DomainAdapter]] = {
     "sa": SubspaceAlignment,
     "tca": TCA,
     "jda": JDA,
+    "gfk": GFK,
     "none": IdentityAdapter,
 }
 

@@ -1,7 +1,7 @@
 """Shared helpers for the shallow adapters: input checks, the base class, kernels, MMD matrices.
 
 Everything here is private to :mod:`dalib.shallow`; the public classes live in
-``coral.py``, ``sa.py``, ``tca.py`` and ``jda.py``.
+``coral.py``, ``sa.py``, ``tca.py``, ``jda.py``, ``gfk.py`` and ``meda.py``.
 """
 
 from __future__ import annotations
@@ -52,6 +52,12 @@ def sym_power(C: FloatArray, power: float, name: str) -> FloatArray:
         raise DalibError(f"{name} is singular (rank-deficient data); use reg > 0 or more samples")
     w = np.clip(w, 0.0, None)
     return (V * w**power) @ V.T
+
+
+def pca_basis(X: FloatArray, k: int) -> FloatArray:
+    """Top-``k`` principal directions (d × k, orthonormal columns) of the centred rows of ``X``."""
+    _, _, Vt = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
+    return Vt[:k].T
 
 
 def l2_normalize_rows(X: FloatArray) -> FloatArray:

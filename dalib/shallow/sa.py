@@ -10,13 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from dalib.checks import as_pair
-from dalib.shallow._kernels import DomainAdapter, Domain, FloatArray, resolve_k
-
-
-def _pca_basis(X: FloatArray, k: int) -> FloatArray:
-    """Top-``k`` principal directions (d × k, orthonormal columns) of the centred rows of ``X``."""
-    _, _, Vt = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
-    return Vt[:k].T
+from dalib.shallow._kernels import DomainAdapter, Domain, FloatArray, pca_basis, resolve_k
 
 
 class SubspaceAlignment(DomainAdapter):
@@ -57,8 +51,8 @@ class SubspaceAlignment(DomainAdapter):
         d = Xs.shape[1]
         limit = min(d, Xs.shape[0], Xt.shape[0])
         k = resolve_k(self.k, 100, limit, "feature dimension / sample count")
-        self.P_s_ = _pca_basis(Xs, k)
-        self.P_t_ = _pca_basis(Xt, k)
+        self.P_s_ = pca_basis(Xs, k)
+        self.P_t_ = pca_basis(Xt, k)
         self.M_ = self.P_s_.T @ self.P_t_
         self.mean_s_ = Xs.mean(axis=0) if self.center else np.zeros(d)
         self.mean_t_ = Xt.mean(axis=0) if self.center else np.zeros(d)

@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 from dalib.errors import DalibError
 from dalib.shallow import (
     CORAL,
+    GFK,
     JDA,
     SHALLOW_METHODS,
     TCA,
@@ -113,8 +114,8 @@ def test_bad_use_raises() -> None:
 
 
 def test_shallow_methods_registry() -> None:
-    assert set(SHALLOW_METHODS) == {"coral", "sa", "tca", "jda", "none"}
-    expected = {"coral": CORAL, "sa": SubspaceAlignment, "tca": TCA, "jda": JDA, "none": IdentityAdapter}
+    assert set(SHALLOW_METHODS) == {"coral", "sa", "tca", "jda", "gfk", "none"}
+    expected = {"coral": CORAL, "sa": SubspaceAlignment, "tca": TCA, "jda": JDA, "gfk": GFK, "none": IdentityAdapter}
     for name, factory in SHALLOW_METHODS.items():
         assert isinstance(factory(), expected[name])
 

@@ -64,7 +64,7 @@ CASES = {
     "classifier": (lambda: make_classifier("rf"),
                    "unknown classifier 'rf'; use one of 1nn, linear_svm or an estimator"),
     "adapter": (lambda: ShallowDAClassifier("nope").fit(XS, YS, XT),
-                "unknown adapter 'nope'; use one of coral, sa, tca, jda, none"),
+                "unknown adapter 'nope'; use one of coral, sa, tca, jda, gfk, none"),
     "predict before fit": (lambda: ShallowDAClassifier().predict(XT),
                            "ShallowDAClassifier is not fitted; call fit(X_s, y_s, X_t) before predict"),
 }
