@@ -9,6 +9,7 @@ from torch.nn import functional as F
 from dalib.alignment.base import Discrepancy
 from dalib.alignment.registry import register
 from dalib.alignment.schedules import warm_start
+from dalib.errors import DalibError
 
 
 class _ReverseGrad(torch.autograd.Function):
@@ -39,14 +40,28 @@ class GradientReversal(nn.Module):
 
 
 class DomainDiscriminator(nn.Sequential):
-    """MLP d → hidden → hidden → 1 logit (1 = source), with BatchNorm, ReLU and dropout."""
+    """MLP in_dim → hidden → … → 1 logit (1 = source): ``depth`` hidden blocks, each
+    Linear → BatchNorm1d → ReLU → Dropout(``dropout``), then a Linear layer to one logit.
 
-    def __init__(self, in_dim: int, hidden: int = 256, dropout: float = 0.5) -> None:
-        super().__init__(
-            nn.Linear(in_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, 1),
-        )
+    Defaults: two hidden layers and dropout 0.5, as the DANN paper's domain classifier
+    x → 1024 → 1024 → 1 (Ganin et al., JMLR 2016, Office experiments), at width 256;
+    ``depth=0`` is a linear discriminator. Input (n, in_dim) → logits (n, 1).
+    """
+
+    def __init__(self, in_dim: int, hidden: int = 256, depth: int = 2, dropout: float = 0.5) -> None:
+        if isinstance(hidden, bool) or int(hidden) != hidden or hidden < 1:
+            raise DalibError(f"domain discriminator: hidden must be an integer ≥ 1 (the layer width), got {hidden}")
+        if isinstance(depth, bool) or int(depth) != depth or depth < 0:
+            raise DalibError(f"domain discriminator: depth must be an integer ≥ 0 (hidden layers), got {depth}")
+        if not 0.0 <= dropout < 1.0:
+            raise DalibError(f"domain discriminator: dropout must be a number in [0, 1), got {dropout}")
+        hidden, depth = int(hidden), int(depth)
+        layers: list[nn.Module] = []
+        width = in_dim
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout)]
+            width = hidden
+        super().__init__(*layers, nn.Linear(width, 1))
 
 
 def domain_adversarial_loss(
@@ -66,22 +81,23 @@ def domain_adversarial_loss(
     return 0.5 * (loss_s + loss_t)
 
 
-@register("dann", weight=1.0, lam_max=1.0, gamma=10.0, hidden=256)
+@register("dann", weight=1.0, lam_max=1.0, gamma=10.0, hidden=256, depth=2, dropout=0.5)
 class DANN(Discrepancy):
     """DANN: domain classifier on gradient-reversed features, GRL coefficient warm-started.
 
     D(F_s, F_t) = ½·[mean_i BCE(D(R_λ(f_i^s)), 1) + mean_j BCE(D(R_λ(f_j^t)), 0)], where
     R_λ is the gradient reversal layer with λ(p) = λ_max·(2/(1+exp(−γp)) − 1). The
     discriminator descends this loss at full rate; the feature extractor ascends it, scaled
-    by λ(p) (Ganin et al., JMLR 2016, eq. 13–14). Default term weight 1.
+    by λ(p) (Ganin et al., JMLR 2016, eq. 13–14). Default term weight 1. ``hidden``,
+    ``depth`` and ``dropout`` shape the `DomainDiscriminator`.
     """
 
     def __init__(self, feature_dim: int, num_classes: int, lam_max: float = 1.0,
-                 gamma: float = 10.0, hidden: int = 256) -> None:
+                 gamma: float = 10.0, hidden: int = 256, depth: int = 2, dropout: float = 0.5) -> None:
         super().__init__(feature_dim, num_classes)
         self.lam_max, self.gamma = lam_max, gamma
         self.grl = GradientReversal()
-        self.discriminator = DomainDiscriminator(feature_dim, hidden)
+        self.discriminator = DomainDiscriminator(feature_dim, hidden, depth, dropout)
 
     def forward(self, f_s: Tensor, f_t: Tensor, *, logits_s: Tensor | None = None,
                 logits_t: Tensor | None = None, y_s: Tensor | None = None,

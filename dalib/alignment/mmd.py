@@ -1,12 +1,15 @@
 """Kernel two-sample discrepancies: multi-kernel MMD (DAN) and joint MMD (JAN).
 
-Kernel parametrisation (`GaussianKernels`). On the pooled batch z = [x; y] let
-D_ij = ‖z_i − z_j‖² and σ₀² = median_{i<j} D_ij (the median heuristic, computed on detached
-values, mean of the two middle values for an even count as in ``numpy.median``; if that
-median is 0 the mean of D is used, and 1 if D is all zero). With multipliers s_m (default
-2^-2, 2^-1, 1, 2, 2^2) the kernel is the equal-weight convex combination
+Kernel parametrisation (`MultiKernel`). On the pooled batch z = [x; y] let
+D_ij = ‖z_i − z_j‖². The bandwidth rule sets σ₀² on detached values: ``median`` (default)
+σ₀² = median_{i<j} D_ij (the median heuristic; mean of the two middle values for an even
+count as in ``numpy.median``; if that median is 0 the mean of D is used), ``mean``
+σ₀² = mean_{i<j} D_ij = Σ_{i≠j} D_ij / (n² − n) (the rule of widely used DAN/JAN code);
+either is replaced by 1 when D is all zero. With multipliers s_m (default 2^-2, 2^-1, 1, 2,
+2^2) and σ_m² = s_m·σ₀², the kernel is the equal-weight convex combination
 
-    k(a, b) = (1/M) Σ_m exp(−‖a − b‖² / (2·s_m·σ₀²)),
+    gaussian (`GaussianKernels`, default):    k(a, b) = (1/M) Σ_m exp(−‖a − b‖² / (2·σ_m²)),
+    laplacian (`LaplacianKernels`):           k(a, b) = (1/M) Σ_m exp(−‖a − b‖ / σ_m),
 
 i.e. DAN's β_m = 1/M (Long et al., ICML 2015), so k(a, a) = 1. A fixed ``sigma2`` replaces
 σ₀² by a constant. Both estimators of one call share the same kernel (same σ₀²).
@@ -24,6 +27,7 @@ JMMD (Long et al., ICML 2017) replaces k by the product Π_l k_l(z^l, z'^l) over
 
 from __future__ import annotations
 
+import abc
 from typing import Sequence
 
 import torch
@@ -34,6 +38,7 @@ from dalib.alignment.registry import register
 from dalib.errors import DalibError
 
 ESTIMATORS = ("unbiased", "biased", "linear")
+BANDWIDTH_RULES = ("median", "mean")
 
 
 def check_features(f_s: Tensor, f_t: Tensor, method: str, min_samples: int = 1) -> None:
@@ -63,25 +68,29 @@ def _sq_dists(a: Tensor, b: Tensor) -> Tensor:
     return d2.clamp_min(0.0)
 
 
-class GaussianKernels:
-    """Equal-weight sum of M Gaussian kernels with bandwidths s_m·σ₀² (see the module docstring).
+class MultiKernel(abc.ABC):
+    """Equal-weight sum of M kernels of one family at bandwidths σ_m² = s_m·σ₀² (see the
+    module docstring); a subclass gives the family's value at one bandwidth (`single`).
 
     ``multipliers``: the s_m (default 2^-2..2^2); ``sigma2``: fixed σ₀², or None for the
-    median heuristic on the pooled batch.
+    ``bandwidth`` rule on the pooled batch (``median`` or ``mean``, see `BANDWIDTH_RULES`).
     """
 
     def __init__(self, multipliers: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0),
-                 sigma2: float | None = None) -> None:
+                 sigma2: float | None = None, bandwidth: str = "median") -> None:
         if len(multipliers) == 0 or any(s <= 0 for s in multipliers):
             raise DalibError(f"kernel multipliers must be a non-empty list of positive numbers, got "
                              f"{list(multipliers)}")
         if sigma2 is not None and sigma2 <= 0:
             raise DalibError(f"kernel bandwidth sigma2 must be positive or None, got {sigma2}")
+        if bandwidth not in BANDWIDTH_RULES:
+            raise DalibError(f"unknown kernel bandwidth rule {bandwidth!r}; choose one of {', '.join(BANDWIDTH_RULES)}")
         self.multipliers = tuple(float(s) for s in multipliers)
         self.sigma2 = sigma2
+        self.bandwidth = bandwidth
 
     def base_sigma2(self, z: Tensor) -> Tensor:
-        """σ₀² for the pooled sample z (n, d): fixed, or the detached median of D_ij, i < j."""
+        """σ₀² for the pooled sample z (n, d): fixed, or the detached median / mean of D_ij, i < j."""
         if self.sigma2 is not None:
             return torch.tensor(self.sigma2, dtype=z.dtype, device=z.device)
         with torch.no_grad():
@@ -91,13 +100,20 @@ class GaussianKernels:
             vals = d2[iu[0], iu[1]]
             if vals.numel() == 0:
                 return torch.ones((), dtype=z.dtype, device=z.device)
-            med = torch.quantile(vals, 0.5) if vals.numel() <= 2 ** 24 else vals.median()
-            med = torch.where(med > 0, med, vals.mean())
-            return torch.where(med > 0, med, torch.ones_like(med))
+            if self.bandwidth == "mean":
+                est = vals.mean()
+            else:
+                est = torch.quantile(vals, 0.5) if vals.numel() <= 2 ** 24 else vals.median()
+                est = torch.where(est > 0, est, vals.mean())
+            return torch.where(est > 0, est, torch.ones_like(est))
+
+    @abc.abstractmethod
+    def single(self, d2: Tensor, s: float, sigma2: Tensor) -> Tensor:
+        """One kernel of the family at squared distances d2 (any shape) and bandwidth σ² = s·σ₀²."""
 
     def from_sq_dists(self, d2: Tensor, sigma2: Tensor) -> Tensor:
-        """Apply k to squared distances d2 (any shape): (1/M) Σ_m exp(−d2/(2 s_m σ₀²))."""
-        terms = [torch.exp(-d2 / (2.0 * s * sigma2)) for s in self.multipliers]
+        """Apply k to squared distances d2 (any shape): (1/M) Σ_m single(d2, s_m, σ₀²)."""
+        terms = [self.single(d2, s, sigma2) for s in self.multipliers]
         return sum(terms) / len(terms)
 
     def gram(self, z: Tensor, sigma2: Tensor | None = None) -> Tensor:
@@ -110,6 +126,36 @@ class GaussianKernels:
     def paired(self, a: Tensor, b: Tensor, sigma2: Tensor) -> Tensor:
         """Row-wise k(a_i, b_i) (n,) for a, b (n, d)."""
         return self.from_sq_dists(((a - b) ** 2).sum(1), sigma2)
+
+
+class GaussianKernels(MultiKernel):
+    """Gaussian multi-kernel: k(a, b) = (1/M) Σ_m exp(−‖a − b‖² / (2·s_m·σ₀²))."""
+
+    def single(self, d2: Tensor, s: float, sigma2: Tensor) -> Tensor:
+        return torch.exp(-d2 / (2.0 * s * sigma2))
+
+
+class LaplacianKernels(MultiKernel):
+    """Laplacian (exponential) multi-kernel: k(a, b) = (1/M) Σ_m exp(−‖a − b‖ / √(s_m·σ₀²)).
+
+    ‖a − b‖ = √D is taken with a zero gradient at D = 0 (the kernel has a kink there).
+    """
+
+    def single(self, d2: Tensor, s: float, sigma2: Tensor) -> Tensor:
+        positive = d2 > 0
+        dist = torch.where(positive, torch.where(positive, d2, 1.0).sqrt(), 0.0)
+        return torch.exp(-dist / torch.sqrt(s * sigma2))
+
+
+KERNELS: dict[str, type[MultiKernel]] = {"gaussian": GaussianKernels, "laplacian": LaplacianKernels}
+
+
+def make_kernel(kernel: str, method: str, multipliers: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0),
+                sigma2: float | None = None, bandwidth: str = "median") -> MultiKernel:
+    """The multi-kernel of family ``kernel`` (a `KERNELS` name) for term ``method``; one line if unknown."""
+    if kernel not in KERNELS:
+        raise DalibError(f"{method}: unknown kernel {kernel!r}; choose one of {', '.join(KERNELS)}")
+    return KERNELS[kernel](multipliers, sigma2, bandwidth)
 
 
 def _unbiased_from_gram(k: Tensor, n_s: int) -> Tensor:
@@ -125,7 +171,7 @@ def _biased_from_gram(k: Tensor, n_s: int) -> Tensor:
     return kxx.mean() + kyy.mean() - 2.0 * kxy.mean()
 
 
-def jmmd2(xs: Sequence[Tensor], ys: Sequence[Tensor], kernels: Sequence[GaussianKernels],
+def jmmd2(xs: Sequence[Tensor], ys: Sequence[Tensor], kernels: Sequence[MultiKernel],
           estimator: str = "unbiased") -> Tensor:
     """Joint MMD² with the product kernel Π_l k_l over layers (Long et al., ICML 2017, eq. 10).
 
@@ -163,17 +209,17 @@ def jmmd2(xs: Sequence[Tensor], ys: Sequence[Tensor], kernels: Sequence[Gaussian
     return _unbiased_from_gram(gram, n_s) if estimator == "unbiased" else _biased_from_gram(gram, n_s)
 
 
-def mmd2_unbiased(x: Tensor, y: Tensor, kernel: GaussianKernels | None = None) -> Tensor:
+def mmd2_unbiased(x: Tensor, y: Tensor, kernel: MultiKernel | None = None) -> Tensor:
     """Unbiased MMD² U-statistic between x (n_s, d) and y (n_t, d); diagonals excluded."""
     return jmmd2([x], [y], [kernel or GaussianKernels()], "unbiased")
 
 
-def mmd2_biased(x: Tensor, y: Tensor, kernel: GaussianKernels | None = None) -> Tensor:
+def mmd2_biased(x: Tensor, y: Tensor, kernel: MultiKernel | None = None) -> Tensor:
     """Biased MMD² V-statistic (diagonals kept) between x (n_s, d) and y (n_t, d); ≥ 0."""
     return jmmd2([x], [y], [kernel or GaussianKernels()], "biased")
 
 
-def mmd2_linear(x: Tensor, y: Tensor, kernel: GaussianKernels | None = None) -> Tensor:
+def mmd2_linear(x: Tensor, y: Tensor, kernel: MultiKernel | None = None) -> Tensor:
     """Gretton's linear-time MMD² over pairs (x_{2i−1}, x_{2i}, y_{2i−1}, y_{2i}).
 
     x (n_s, d), y (n_t, d); if n_s ≠ n_t only the first min(n_s, n_t) rows of each are used
@@ -188,22 +234,25 @@ def _check_estimator(estimator: str, method: str) -> None:
                          f"{', '.join(ESTIMATORS)}")
 
 
-@register("dan", weight=1.0, estimator="unbiased", multipliers=(0.25, 0.5, 1.0, 2.0, 4.0))
+@register("dan", weight=1.0, estimator="unbiased", kernel="gaussian", bandwidth="median",
+          multipliers=(0.25, 0.5, 1.0, 2.0, 4.0))
 class DAN(Discrepancy):
     """DAN: multi-kernel MMD² between source and target features (Long et al., ICML 2015).
 
-    D(F_s, F_t) = MMD²_k(f_s, f_t) with the Gaussian multi-kernel of `GaussianKernels`
-    (median-heuristic σ₀² on the pooled batch × ``multipliers``, equal weights β_m = 1/M).
+    D(F_s, F_t) = MMD²_k(f_s, f_t) with the multi-kernel of `MultiKernel`: family ``kernel``
+    ("gaussian" default, or "laplacian"), σ₀² by the ``bandwidth`` rule on the pooled batch
+    ("median" default, or "mean") × ``multipliers``, equal weights β_m = 1/M.
     f_s (n_s, d), f_t (n_t, d); ``estimator`` "unbiased" (default), "linear" or "biased".
     Logits and labels are ignored; DAN's per-layer sum is left to stacking several terms.
     """
 
     def __init__(self, feature_dim: int, num_classes: int, estimator: str = "unbiased",
+                 kernel: str = "gaussian", bandwidth: str = "median",
                  multipliers: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0)) -> None:
         super().__init__(feature_dim, num_classes)
         _check_estimator(estimator, "dan")
         self.estimator = estimator
-        self.kernel = GaussianKernels(multipliers)
+        self.kernel = make_kernel(kernel, "dan", multipliers, bandwidth=bandwidth)
 
     def forward(self, f_s: Tensor, f_t: Tensor, *, logits_s: Tensor | None = None,
                 logits_t: Tensor | None = None, y_s: Tensor | None = None,
@@ -212,27 +261,30 @@ class DAN(Discrepancy):
         return jmmd2([f_s], [f_t], [self.kernel], self.estimator)
 
 
-@register("jan", weight=1.0, estimator="unbiased", multipliers=(0.25, 0.5, 1.0, 2.0, 4.0),
-          softmax_sigma2=0.845)
+@register("jan", weight=1.0, estimator="unbiased", kernel="gaussian", bandwidth="median",
+          multipliers=(0.25, 0.5, 1.0, 2.0, 4.0), softmax_sigma2=0.845)
 class JAN(Discrepancy):
     """JAN: joint MMD² of (features, softmax predictions) (Long et al., ICML 2017).
 
-    D = JMMD² with k((f, g), (f', g')) = k_f(f, f')·k_g(g, g'), g = softmax(logits).
-    k_f is the multi-kernel Gaussian of `GaussianKernels`; k_g a single Gaussian with fixed
-    σ² = ``softmax_sigma2`` (0.845, i.e. 2σ² ≈ 1.69, the value commonly used for JAN's
-    softmax layer; None = median heuristic × ``multipliers``). The softmax is not detached.
+    D = JMMD² with k((f, g), (f', g')) = k_f(f, f')·k_g(g, g'), g = softmax(logits), both of
+    family ``kernel`` ("gaussian" default, or "laplacian"; see `MultiKernel`). k_f is the
+    multi-kernel with σ₀² by the ``bandwidth`` rule ("median" default, or "mean") ×
+    ``multipliers``; k_g a single kernel with fixed σ² = ``softmax_sigma2`` (0.845, i.e.
+    2σ² ≈ 1.69, the value commonly used for JAN's softmax layer; None = the bandwidth rule ×
+    ``multipliers``). The softmax is not detached.
     f_s (n_s, d), f_t (n_t, d), logits_s (n_s, C), logits_t (n_t, C); labels are ignored.
     """
 
     def __init__(self, feature_dim: int, num_classes: int, estimator: str = "unbiased",
+                 kernel: str = "gaussian", bandwidth: str = "median",
                  multipliers: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0),
                  softmax_sigma2: float | None = 0.845) -> None:
         super().__init__(feature_dim, num_classes)
         _check_estimator(estimator, "jan")
         self.estimator = estimator
-        self.feature_kernel = GaussianKernels(multipliers)
-        self.softmax_kernel = (GaussianKernels(multipliers) if softmax_sigma2 is None
-                               else GaussianKernels((1.0,), sigma2=softmax_sigma2))
+        self.feature_kernel = make_kernel(kernel, "jan", multipliers, bandwidth=bandwidth)
+        self.softmax_kernel = (make_kernel(kernel, "jan", multipliers, bandwidth=bandwidth)
+                               if softmax_sigma2 is None else make_kernel(kernel, "jan", (1.0,), softmax_sigma2))
 
     def forward(self, f_s: Tensor, f_t: Tensor, *, logits_s: Tensor | None = None,
                 logits_t: Tensor | None = None, y_s: Tensor | None = None,

@@ -86,6 +86,8 @@ _PROFILE_RULES: dict[str, tuple[Any, str]] = {
     "bottleneck_dim": (lambda v: v >= 1, "an integer ≥ 1"),
     "iters_per_epoch": (lambda v: v is None or v >= 1, "an integer ≥ 1 or none (one pass over the source)"),
     "lr": (lambda v: v > 0, "a number > 0"),
+    "lr_alpha": (lambda v: v >= 0, "a number ≥ 0 (α of the decay lr·(1+α·p)^−β)"),
+    "lr_beta": (lambda v: v >= 0, "a number ≥ 0 (β of the decay lr·(1+α·p)^−β)"),
     "weight_decay": (lambda v: v >= 0, "a number ≥ 0"),
     "backbone_lr_mult": (lambda v: v >= 0, "a number ≥ 0"),
     "dropout": (lambda v: 0 <= v < 1, "a number in [0, 1)"),

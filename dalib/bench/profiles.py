@@ -26,7 +26,8 @@ class Profile:
     ``trunk`` runs image backbones as a cached trunk (`dalib.bench.trunk_run`): "" the plain
     path, ``frozen`` / ``top:N`` / ``full``; with a trunk, images are read at ``image_size`` px
     (0: the backbone's own resolution) and ``frozen`` / ``top:N`` cache ``views`` views per
-    image (view 0 the centre crop).
+    image (view 0 the centre crop). ``lr_alpha`` and ``lr_beta`` are α and β of the learning-rate
+    decay lr·(1 + α·p)^−β over training progress p (DANN's 10 and 0.75; `dalib.train.schedules`).
     """
 
     backbone: str = "mlp"
@@ -40,6 +41,8 @@ class Profile:
     iters_per_epoch: int | None = None
     batch_size: int = 32
     lr: float = 0.01
+    lr_alpha: float = 10.0
+    lr_beta: float = 0.75
     weight_decay: float = 5e-4
     optimizer: str = "sgd"
     trunk: str = ""

@@ -18,7 +18,7 @@ from typing import Any
 from scipy.stats import t as student_t
 
 from dalib.bench.mixing import RunEntry, row_label
-from dalib.bench.tables import choose_hparams
+from dalib.bench.tables import choose_hparams, non_default_settings
 from dalib.eval.selection import describe, select_epoch, uses_target_labels
 from dalib.eval.transfer import is_negative_transfer, negative_transfer_gap, transfer_gain
 
@@ -170,6 +170,7 @@ def report_markdown(records: list[dict[str, Any]], protocol: str, rows: list[Tra
     """The report: title with dataset, protocol and seeds, a summary per method, the rows."""
     dataset = records[0]["dataset"] if records else ""
     seeds = len({r["seed"] for r in records})
+    settings = non_default_settings(records)
     lines = [f"# {oracle_title(protocol)}Negative-transfer report: {dataset}", "",
              f"Selection: **{protocol}** — {describe(protocol)}; {seeds} seed(s). Gains are target accuracy "
              "minus source-only accuracy (percentage points, paired by seed, mean ± sample std). "
@@ -181,6 +182,8 @@ def report_markdown(records: list[dict[str, Any]], protocol: str, rows: list[Tra
              "random half mirrors the other half's and the held-out error lands above 0.5: read "
              "negative input PADs as 0. PAD inputs is – where the inputs are not one float vector per "
              "sample (a cached trunk's stacked views, token ids).", "",
+             *([f"Non-default settings of every run: {settings} (a row's own `--hp` values are in its name).", ""]
+               if settings else []),
              "## Summary per method", "",
              "| method | mean gain | tasks with NT | tasks with too few seeds | tasks |", "|---|---|---|---|---|"]
     methods = list(dict.fromkeys(r.method for r in rows))

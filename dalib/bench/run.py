@@ -123,6 +123,7 @@ def _execute(spec: RunSpec, task: Task, options: RunOptions,
     terms = build_terms(resolve_method(spec.method), model.feature_dim, model.num_classes, term_hparams, model)
     log_dir = str(Path(options.log_root) / spec.key) if options.log_root else None
     config = TrainConfig(epochs=prof.epochs, iters_per_epoch=prof.iters_per_epoch, batch_size=prof.batch_size, lr=prof.lr,
+                         lr_alpha=prof.lr_alpha, lr_beta=prof.lr_beta,
                          weight_decay=prof.weight_decay, optimizer=prof.optimizer, seed=spec.seed,
                          device=spec.device, log_dir=log_dir, progress_bar=options.progress_bar,
                          lr_mults=backbone_lr_mults(prof.applied_backbone_lr_mult))

@@ -3,19 +3,24 @@
 A row is one setting (`dalib.bench.mixing.row_label`): a method label, with its one-off
 overrides in brackets, or a grid over which the protocol selects per task (the chosen
 points are listed under the table). Runs whose settings would mix in one table are refused
-with one line (`dalib.bench.mixing.find_mixing`).
+with one line (`dalib.bench.mixing.find_mixing`). The title names every profile field that all
+rows share with a value other than the dataset's profile (`non_default_settings`: what
+``--profile`` or ``--epochs`` changed), so no non-default setting goes unstated.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from dalib.bench.fingerprint import canonical_json
 from dalib.bench.mixing import RunEntry, find_mixing, grid_choice
+from dalib.bench.values import format_value
 from dalib.errors import DalibError
 from dalib.eval.selection import describe, select_epoch, uses_target_labels, utility
 
@@ -28,7 +33,8 @@ class Table:
 
     ``methods`` are the row labels; ``chosen[row][task]`` the grid point selected per task;
     ``unchecked`` counts runs stored without a fingerprint (an older dalib), whose settings
-    could not be compared.
+    could not be compared; ``non_default`` lists the shared non-default profile fields
+    (`non_default_settings`).
     """
 
     dataset: str
@@ -39,13 +45,15 @@ class Table:
     metric: str = "target_acc"
     chosen: dict[str, dict[str, str]] = field(default_factory=dict)
     unchecked: int = 0
+    non_default: str = ""
 
     @property
     def title(self) -> str:
         seeds = max((len(v) for row in self.cells.values() for v in row.values()), default=0)
         oracle = "ORACLE (selection uses target labels) — " if uses_target_labels(self.protocol) else ""
         return (f"{oracle}{self.dataset}: {METRICS[self.metric]} (%), selection: {self.protocol} — "
-                f"{describe(self.protocol)}; mean ± std over {seeds} seed(s)")
+                f"{describe(self.protocol)}; mean ± std over {seeds} seed(s)"
+                + (f"; non-default settings: {self.non_default}" if self.non_default else ""))
 
     def mean(self, method: str, task: str) -> float | None:
         vals = self.cells.get(method, {}).get(task, [])
@@ -98,7 +106,30 @@ def build_table(records: list[dict[str, Any]], protocol: str, task_order: list[s
     shown = {m: {names.get(t, t): v for t, v in per_task.items()} for m, per_task in chosen.items()}
     return Table(records[0]["dataset"] if records else "", protocol, methods,
                  [names.get(t, t) for t in tasks], by_method, metric, shown,
-                 sum(r.get("fingerprint") is None for r in records))
+                 sum(r.get("fingerprint") is None for r in records), non_default_settings(records))
+
+
+def non_default_settings(records: list[dict[str, Any]]) -> str:
+    """``profile.NAME=V, …`` for each profile field of the runs' settings (their fingerprint's
+    ``profile``) that differs from the dataset's profile (`dalib.bench.profiles.profile_for`)
+    and that a run's own ``--hp`` / ``--grid`` does not set (those are in its row label);
+    fields in `Profile` order, "" when every shared field has its default."""
+    from dalib.bench.profiles import profile_for
+
+    defaults: dict[str, dict[str, Any]] = {}
+    found: dict[str, Any] = {}
+    for rec in records:
+        entry = RunEntry.of_record(rec)
+        given = (entry.setting or {}).get("profile") or {}
+        if rec["dataset"] not in defaults:
+            defaults[rec["dataset"]] = dataclasses.asdict(profile_for(rec["dataset"]))
+        default = defaults[rec["dataset"]]
+        own = {n for t, n, _ in entry.hparams if t == "profile"}
+        for name, value in given.items():
+            if name not in own and name in default and canonical_json(value) != canonical_json(default[name]):
+                found[name] = value
+    order = list(next(iter(defaults.values()), {}))
+    return ", ".join(f"profile.{n}={format_value(found[n])}" for n in order if n in found)
 
 
 def _is_source_only(row: str) -> bool:

@@ -20,8 +20,8 @@ from dalib.yaml_file import read_mapping
 
 _TOP = {"dataset", "image_size", "backbone", "out", "pretrain", "kshot", "adaptation", "multitask", "trunk", "views",
         "weights"}
-_TRAIN = {"epochs": int, "iters_per_epoch": int, "batch_size": int, "lr": float, "weight_decay": float,
-          "optimizer": str, "augment": str}
+_TRAIN = {"epochs": int, "iters_per_epoch": int, "batch_size": int, "lr": float, "lr_alpha": float, "lr_beta": float,
+          "weight_decay": float, "optimizer": str, "augment": str}
 _SECTIONS: dict[str, dict[str, Any]] = {
     "pretrain": {**_TRAIN, "domains": list[str], "seed": int},
     "adaptation": {"task": str, "methods": list[str], "seeds": list[int], "profile": dict},

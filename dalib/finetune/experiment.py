@@ -90,7 +90,7 @@ def _mean_std(values: list[float]) -> str:
 
 
 def _train_config(section: dict[str, Any], seed: int) -> TrainConfig:
-    keys = ("epochs", "iters_per_epoch", "batch_size", "lr", "weight_decay", "optimizer")
+    keys = ("epochs", "iters_per_epoch", "batch_size", "lr", "lr_alpha", "lr_beta", "weight_decay", "optimizer")
     return TrainConfig(seed=seed, selection_scores=False, **{k: section[k] for k in keys if k in section})
 
 

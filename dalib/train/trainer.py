@@ -33,8 +33,9 @@ Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 @dataclass
 class TrainConfig:
     """Optimisation settings. One epoch = ``iters_per_epoch`` steps (default: one pass over
-    the source train split). ``lr_schedule`` is ``inverse_decay`` (DANN: lr·(1+10p)^−0.75)
-    or ``constant``; ``optimizer`` is ``sgd`` (momentum, Nesterov) or ``adam``.
+    the source train split). ``lr_schedule`` is ``inverse_decay`` (DANN: lr·(1+α·p)^−β with
+    α = ``lr_alpha`` = 10, β = ``lr_beta`` = 0.75) or ``constant``; ``optimizer`` is ``sgd``
+    (momentum, Nesterov) or ``adam``.
     ``selection_scores`` computes the IWV / DEV / SND scores after every epoch.
     ``lr_mults`` maps parameter-name prefixes to learning-rate multipliers (layer-wise rates,
     e.g. ``{"backbone": 0.1}``; see `dalib.train.param_groups`)."""
@@ -47,6 +48,8 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     lr_schedule: str = "inverse_decay"
+    lr_alpha: float = 10.0
+    lr_beta: float = 0.75
     seed: int = 0
     device: str = "cpu"
     num_workers: int = 0
@@ -62,6 +65,9 @@ class TrainConfig:
             raise DalibError(f"unknown optimizer {self.optimizer!r}; use 'sgd' or 'adam'")
         if self.lr_schedule not in ("inverse_decay", "constant"):
             raise DalibError(f"unknown lr schedule {self.lr_schedule!r}; use 'inverse_decay' or 'constant'")
+        if self.lr_alpha < 0 or self.lr_beta < 0:
+            raise DalibError(f"lr_alpha={self.lr_alpha}, lr_beta={self.lr_beta}: the decay lr·(1+α·p)^−β needs "
+                             "α ≥ 0 and β ≥ 0")
         if self.epochs < 1 or self.batch_size < 1:
             raise DalibError("epochs and batch_size must be at least 1")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
@@ -159,7 +165,8 @@ class Trainer:
 
     def set_lr(self, progress: float) -> float:
         """Set every group's lr to lr·mult·schedule(p); returns the base lr·schedule(p)."""
-        factor = inverse_decay(progress) if self.config.lr_schedule == "inverse_decay" else 1.0
+        cfg = self.config
+        factor = inverse_decay(progress, cfg.lr_alpha, cfg.lr_beta) if cfg.lr_schedule == "inverse_decay" else 1.0
         for g in self.optimizer.param_groups:
             g["lr"] = self.config.lr * g["lr_mult"] * factor
         return self.config.lr * factor

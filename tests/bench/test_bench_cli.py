@@ -69,7 +69,8 @@ def test_methods_lists_defaults():
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
     assert "| l2sp | 0.01 |" in text and "| bss | 0.001 |" in text
-    assert "| dann | 1 | constant | lam_max=1.0, gamma=10.0, hidden=256 |" in text
+    assert "| dann | 1 | constant | lam_max=1.0, gamma=10.0, hidden=256, depth=2, dropout=0.5 |" in text
+    assert "| dan | 1 | constant | estimator=unbiased, kernel=gaussian, bandwidth=median, multipliers=" in text
     assert "| entropy | 0.1 |" in text and "shallow_coral_svm" in text
 
 

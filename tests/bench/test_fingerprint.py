@@ -44,7 +44,8 @@ def test_fingerprint_is_the_sha256_of_the_canonical_setting():
     canonical = json.dumps(setting, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert fingerprint(setting) == hashlib.sha256(canonical.encode()).hexdigest()
     assert setting["terms"]["dann"] == {"class": "dalib.alignment.adversarial.DANN", "schedule": "constant",
-                                        "weight": 1.0, "lam_max": 1.0, "gamma": 10.0, "hidden": 256}
+                                        "weight": 1.0, "lam_max": 1.0, "gamma": 10.0, "hidden": 256, "depth": 2,
+                                        "dropout": 0.5}
     assert setting["profile"]["epochs"] == 30 and setting["device"] == "cpu" and setting["plugins"] == {}
 
 

@@ -113,3 +113,11 @@ def test_finetune_command_starts_from_given_weights(tmp_path, capsys):
     assert json.loads((out / "kshot" / "full-seed0.json").read_text())["weights"] == str(tmp_path / "start.pt")
     assert main(["finetune", str(config), "--out", str(out), "--weights", str(tmp_path / "none.pt")]) == 2
     assert "weights file not found" in capsys.readouterr().err
+
+
+def test_stage_sections_set_the_learning_rate_decay():
+    """Kills a stage's lr_alpha / lr_beta accepted by the config check but never reaching the trainer."""
+    from dalib.finetune.experiment import _train_config
+
+    config = _train_config({"lr": 0.02, "lr_alpha": 4.0, "lr_beta": 0.5}, seed=1)
+    assert (config.lr_alpha, config.lr_beta, config.lr, config.seed) == (4.0, 0.5, 0.02, 1)
