@@ -63,7 +63,7 @@ def build_terms(method: Method, feature_dim: int, num_classes: int,
     """Instantiate the method's discrepancies for features of size ``feature_dim``.
 
     ``overrides`` maps a term name to changed hyper-parameters; the key ``weight`` sets λ.
-    Terms flagged ``needs_model`` (L2-SP) also receive ``model``.
+    Terms flagged ``needs_model`` (L2-SP, ADDA) also receive ``model``.
     """
     overrides = dict(overrides or {})
     terms = []
@@ -72,7 +72,7 @@ def build_terms(method: Method, feature_dim: int, num_classes: int,
         weight = float(params.pop("weight", entry.weight))
         if entry.cls.needs_model:
             if model is None:
-                raise DalibError(f"term {entry.name!r} regularises the model's weights; pass model= to build_terms")
+                raise DalibError(f"term {entry.name!r} needs the model (its weights or a copy); pass model= to build_terms")
             params["model"] = model
         try:
             module = entry.cls(feature_dim=feature_dim, num_classes=num_classes, **params)

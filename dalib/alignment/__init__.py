@@ -7,8 +7,9 @@ line runs; `dalib.methods` then finds it by name.
 from dalib.alignment.base import Discrepancy
 from dalib.alignment.registry import REGISTRY, DiscrepancyEntry, register
 
-from dalib.alignment import adversarial  # noqa: F401  (registers "dann")
-from dalib.alignment import cdan, coral, entropy, mmd, ot  # noqa: F401  (dan, jan, deep_coral, cdan, cdan_e, deepjdot, entropy, mcc)
-from dalib.alignment import feature_norm, pseudo_label, spectral  # noqa: F401  (afn, pseudo_label, bnm, bsp)
+# each import registers the methods its module defines (noqa: F401, imported for that effect)
+from dalib.alignment import adversarial, cdan, coral, entropy, mmd, ot  # noqa: F401
+from dalib.alignment import feature_norm, pseudo_label, spectral  # noqa: F401
+from dalib.alignment import adda, fixmatch, mcd, mdd, pada  # noqa: F401
 
 __all__ = ["Discrepancy", "DiscrepancyEntry", "REGISTRY", "register"]

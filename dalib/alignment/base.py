@@ -22,13 +22,17 @@ class Discrepancy(nn.Module):
 
     Class flags: ``uses_target = False`` marks a term that ignores the target batch (the
     trainer then does not forward it); ``needs_model = True`` makes `dalib.methods.build_terms`
-    pass the model as ``model=`` (regularisers toward starting weights).
+    pass the model as ``model=`` (regularisers toward starting weights, ADDA's frozen source
+    encoder); ``multi_step = True`` marks a term that is not added to L but declares its own
+    update sequence over named parameter groups in ``update_steps(batch)`` (MCD, ADDA; see
+    `dalib.update_steps`).
 
     It satisfies `dalib.train.objective.TermLoss`, the interface the trainer owns.
     """
 
     uses_target: ClassVar[bool] = True
     needs_model: ClassVar[bool] = False
+    multi_step: ClassVar[bool] = False
 
     def __init__(self, feature_dim: int, num_classes: int) -> None:
         super().__init__()

@@ -13,8 +13,9 @@ hyper-parameters, seed); its *setting* (`run_setting`) says what produced the nu
 * ``instance_weights``: the weight estimator, its parameters and the re-estimation period;
 * ``versions`` (dalib, torch; scikit-learn for shallow runs) and ``device``.
 
-Shallow runs have ``shallow`` (method and adapter parameters) and ``input_trunk`` (the profile
-fields that make cached-trunk features, None without a trunk) instead of profile, terms,
+Shallow runs have ``shallow`` (method and adapter parameters), ``input_trunk`` (the profile
+fields that make cached-trunk features, None without a trunk) and ``target_classes`` (the
+partial-set protocol's profile field) instead of profile, terms,
 plugins, weights and device. The fingerprint is the sha256 of the setting as canonical JSON
 (sorted keys, no spaces). The results store keeps both with each record and refuses to reuse
 a record whose fingerprint differs (see `dalib.bench.grid.run_grid`).
@@ -101,6 +102,7 @@ def run_setting(spec: RunSpec, dataset: dict[str, Any]) -> dict[str, Any]:
         # a cached trunk's features are the shallow method's input, so the profile that makes them counts
         trunk = {k: profile[k] for k in ("backbone", "weights", "trunk", "image_size", "views")} if profile["trunk"] else None
         return {"dataset": dataset, "versions": _versions("torch", "scikit-learn"), "input_trunk": trunk,
+                "target_classes": profile["target_classes"],
                 "shallow": {"method": spec.method, "params": _params(adapter, overrides.get("shallow", {}))}}
     terms, plugins = {}, {}
     for entry in resolve_method(spec.method).entries:

@@ -28,6 +28,8 @@ class Profile:
     (0: the backbone's own resolution) and ``frozen`` / ``top:N`` cache ``views`` views per
     image (view 0 the centre crop). ``lr_alpha`` and ``lr_beta`` are α and β of the learning-rate
     decay lr·(1 + α·p)^−β over training progress p (DANN's 10 and 0.75; `dalib.train.schedules`).
+    ``target_classes`` k > 0 runs the partial-set protocol: the target keeps only its samples of
+    the first k classes (`dalib.data.tasks.partial_target`); 0 keeps every class.
     """
 
     backbone: str = "mlp"
@@ -48,6 +50,7 @@ class Profile:
     trunk: str = ""
     image_size: int = 0
     views: int = 10
+    target_classes: int = 0
 
     def __post_init__(self) -> None:
         validate_trunk(self.trunk)

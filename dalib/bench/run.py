@@ -20,7 +20,7 @@ from dalib.bench.shallow_run import execute_shallow
 from dalib.bench.trunk_run import prepare_trunk
 from dalib.data.domain import Domain
 from dalib.data.image_tensors import get_augmentation
-from dalib.data.tasks import Task, split_source, split_target
+from dalib.data.tasks import Task, partial_target, split_source, split_target
 from dalib.eval.metrics import predict
 from dalib.eval.transfer import proxy_a_distance
 from dalib.methods import TARGET_ONLY, build_terms, resolve_method
@@ -108,6 +108,7 @@ def _execute(spec: RunSpec, task: Task, options: RunOptions,
     seed_everything(spec.seed)
     prof = spec.profile.with_overrides(**spec.overrides().get("profile", {}))
     task, prof, backbone = prepare_trunk(prof, task, is_shallow(spec.method), spec.device)  # Profile.trunk
+    task = partial_target(task, prof.target_classes)
     labelled, heldout = split_target(task.target, spec.seed)
     if is_shallow(spec.method):
         return {**header, **execute_shallow(spec.method, task, spec.seed, spec.overrides().get("shallow", {}),

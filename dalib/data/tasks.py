@@ -47,6 +47,20 @@ def select_tasks(domains: list[Domain], names: list[str] | None) -> list[Task]:
     return chosen
 
 
+def partial_target(task: Task, num_classes: int) -> Task:
+    """The partial-set protocol (PADA, Cao et al. 2018): the target keeps only its samples of the
+    first ``num_classes`` classes (labels 0 … k−1, in the dataset's class order); the source keeps
+    all C classes, so a model still predicts among C. ``num_classes`` 0 returns ``task`` unchanged."""
+    total = task.source.num_classes
+    if num_classes == 0:
+        return task
+    if not 1 <= num_classes < total:
+        raise DalibError(f"target_classes={num_classes}: the partial-set target keeps 1 … {total - 1} of the "
+                         f"{total} classes (0 keeps all)")
+    keep = np.flatnonzero(task.target.labels.numpy() < num_classes)
+    return Task(task.source, task.target.subset(keep, f":first{num_classes}"))
+
+
 def split_source(domain: Domain, seed: int, val_fraction: float = 0.2) -> tuple[Domain, Domain]:
     """Stratified split of a labelled source into (train, source-val), fixed by ``seed``."""
     train_idx, val_idx = split_indices(domain, seed, val_fraction)

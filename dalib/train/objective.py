@@ -18,7 +18,9 @@ class TermLoss(Protocol):
     Called as ``D(f_s, f_t, logits_s=, logits_t=, y_s=, w_s=, progress=)`` with f_s (n_s, d),
     f_t (n_t, d), logits (n, C), y_s (n_s,) int64, w_s (n_s,) or None, p ∈ [0, 1]; returns a
     scalar tensor. ``uses_target`` False lets the trainer skip the target batch;
-    ``anchored_parameters()`` lists model parameters exempt from weight decay.
+    ``anchored_parameters()`` lists model parameters exempt from weight decay. A term with
+    ``multi_step = True`` is not summed into L: it declares its own update sequence
+    (`dalib.update_steps`) and the trainer runs it.
     `dalib.alignment.Discrepancy` is the base class every built-in loss uses.
     """
 
@@ -53,12 +55,18 @@ class Objective(nn.Module):
     ``forward`` takes source features/logits f_s (n_s, d), logits_s (n_s, C), labels y_s
     (n_s,), optional weights w_s (n_s,), target f_t (n_t, d), logits_t (n_t, C), and the
     progress p; returns ``(L, parts)`` with ``parts[name]`` the unweighted value of each term
-    (``task`` for the cross-entropy) and ``parts["lambda/<name>"]`` each λ(p).
+    (``task`` for the cross-entropy) and ``parts["lambda/<name>"]`` each λ(p). Multi-step terms
+    (``multi_step = True``) are left out of L; `multi_step_terms` lists them for the trainer.
     """
 
     def __init__(self, terms: list[Term]) -> None:
         super().__init__()
         self.terms = nn.ModuleList(terms)
+
+    @property
+    def multi_step_terms(self) -> list[Term]:
+        """The terms that run their own update sequence instead of adding λ·D to L."""
+        return [t for t in self.terms if getattr(t.discrepancy, "multi_step", False)]
 
     def forward(self, f_s: Tensor, logits_s: Tensor, y_s: Tensor, f_t: Tensor, logits_t: Tensor,
                 progress: float, w_s: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor | float]]:
@@ -69,6 +77,8 @@ class Objective(nn.Module):
         total = task
         parts: dict[str, Tensor | float] = {"task": task}
         for term in self.terms:
+            if getattr(term.discrepancy, "multi_step", False):
+                continue
             lam = term.lam(progress)
             value = term.discrepancy(f_s, f_t, logits_s=logits_s, logits_t=logits_t,
                                      y_s=y_s, w_s=w_s, progress=progress)

@@ -20,6 +20,7 @@ from dalib.data.sampling import BatchStream
 from dalib.errors import DalibError
 from dalib.eval.metrics import predict
 from dalib.eval.selection import unsupervised_scores
+from dalib.train.multi_step import MultiStepRunner
 from dalib.train.objective import describe_nonfinite, is_finite
 from dalib.train.param_groups import frozen_norms_to_eval, param_groups
 from dalib.train.schedules import inverse_decay
@@ -138,6 +139,11 @@ class Trainer:
         terms = [t.discrepancy for t in getattr(objective, "terms", [])]
         self.uses_target = any(d.uses_target for d in terms)
         self.optimizer = self._make_optimizer([p for d in terms for p in d.anchored_parameters()])
+        multi = getattr(objective, "multi_step_terms", [])
+        if len(multi) > 1:
+            raise DalibError(f"terms {[t.name for t in multi]} each run their own update sequence; "
+                             "combine at most one multi-step method with single-step terms")
+        self.multi_step = MultiStepRunner(multi[0], self.model, self.objective, self.optimizer) if multi else None
         self.epoch = 0
         self.history = History()
         # state of the running fit that a checkpoint needs besides the modules: the two batch
@@ -275,13 +281,11 @@ class Trainer:
               ws: torch.Tensor | None, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
         dev = self.device
         xs, ys, xt = xs.to(dev, non_blocking=True), ys.to(dev, non_blocking=True), xt.to(dev, non_blocking=True)
-        if self.uses_target:
-            f, logits = self.model(torch.cat([xs, xt]))
-            n = len(xs)
-            f_s, z_s, f_t, z_t = f[:n], logits[:n], f[n:], logits[n:]
-        else:  # no term looks at the target: it plays no part (nor in BatchNorm statistics)
-            f_s, z_s = self.model(xs)
-            f_t, z_t = f_s[:0], z_s[:0]
+        if self.multi_step is not None:
+            return self.multi_step.run(
+                xs, ys, xt, ws, progress, step, forward=lambda: self._forward(xs, xt),
+                objective=lambda f_s, z_s, f_t, z_t: self.objective(f_s, z_s, ys, f_t, z_t, progress, ws))
+        f_s, z_s, f_t, z_t = self._forward(xs, xt)
         loss, parts = self.objective(f_s, z_s, ys, f_t, z_t, progress, ws)
         if not is_finite(loss):
             raise DalibError(describe_nonfinite(step, parts))
@@ -289,6 +293,16 @@ class Trainer:
         loss.backward()
         self.optimizer.step()
         return loss, parts
+
+    def _forward(self, xs: torch.Tensor, xt: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(f_s, logits_s, f_t, logits_t) from one pass over the joint batch."""
+        if self.uses_target:
+            f, logits = self.model(torch.cat([xs, xt]))
+            n = len(xs)
+            return f[:n], logits[:n], f[n:], logits[n:]
+        # no term looks at the target: it plays no part (nor in BatchNorm statistics)
+        f_s, z_s = self.model(xs)
+        return f_s, z_s, f_s[:0], z_s[:0]
 
     def _evaluate(self, epoch: int, step: int, losses: dict[str, float], source_val: Domain,
                   target: Domain, lr: float, heldout: torch.Tensor | None = None) -> EpochRecord:

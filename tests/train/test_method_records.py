@@ -22,7 +22,8 @@ from dalib.data.tasks import select_tasks
 
 RECORDS = Path(__file__).with_name("method_records.json")
 METHODS = ("source_only", "dann", "dan", "jan", "deep_coral", "cdan", "cdan_e", "deepjdot", "mcc", "entropy",
-           "dann+mcc", "l2sp", "bss", "bnm", "bsp", "afn", "pseudo_label")
+           "dann+mcc", "l2sp", "bss", "bnm", "bsp", "afn", "pseudo_label", "mdd", "mcd", "adda", "fixmatch", "pada",
+           "mcd+entropy")
 
 
 def run_method(method: str) -> list[dict]:
