@@ -206,12 +206,18 @@ def cmd_methods(args: argparse.Namespace) -> None:
     from dalib.methods import REGISTRY  # dalib.methods registers every built-in term (l2sp and bss too)
     from dalib.plugins import load_plugins
 
+    from dalib.method_costs import RELATIVE_STEP_TIME, SOURCE_ONLY_STEPS_PER_S
+
     load_plugins(args.plugin)
-    print("| method | default λ | λ schedule | hyper-parameters | loss |\n|---|---|---|---|---|")
-    print("| source_only | – | – | – | cross-entropy on the source only |")
+    print("| method | family | cost | default λ | λ schedule | hyper-parameters | loss |\n"
+          "|---|---|---|---|---|---|---|")
+    print(f"| source_only | – | 1× ({SOURCE_ONLY_STEPS_PER_S} steps/s) | – | – | – | cross-entropy on the source only |")
     for name, entry in sorted(REGISTRY.items()):
         params = ", ".join(f"{k}={v}" for k, v in entry.defaults.items()) or "–"
-        print(f"| {name} | {entry.weight:g} | {entry.schedule} | {params} | {entry.description} |")
+        cost = f"{RELATIVE_STEP_TIME[name]:g}×" if name in RELATIVE_STEP_TIME else "not measured"
+        print(f"| {name} | {entry.family} | {cost} | {entry.weight:g} | {entry.schedule} | {params} | {entry.description} |")
+    print("\ncost: time per training step ÷ source-only's on Office-Caltech10 SURF A→W, one thread "
+          "(benchmarks/method_cost.py).")
     print("\nCombine deep methods with '+', e.g. dann+mcc. Shallow methods: " + ", ".join(shallow_methods()))
 
 
@@ -302,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "then ../shared/data)")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("methods", help="registered methods with their default λ and hyper-parameters")
+    p = sub.add_parser("methods", help="registered methods with their family, cost, default λ and hyper-parameters")
     p.add_argument("--plugin", action="append", default=[], help="a .py file that registers new losses")
     p.set_defaults(func=cmd_methods)
 

@@ -16,7 +16,7 @@ from dalib.errors import DalibError
 from dalib.update_steps import StepBatch, UpdateStep
 
 
-@register("adda", weight=1.0, pretrain=0.5, hidden=500, depth=2, dropout=0.0)
+@register("adda", family="adversarial", weight=1.0, pretrain=0.5, hidden=500, depth=2, dropout=0.0)
 class ADDA(Discrepancy):
     """ADDA: a target encoder, initialised from the source one, trained to fool a domain discriminator.
 

@@ -81,7 +81,7 @@ def domain_adversarial_loss(
     return 0.5 * (loss_s + loss_t)
 
 
-@register("dann", weight=1.0, lam_max=1.0, gamma=10.0, hidden=256, depth=2, dropout=0.5)
+@register("dann", family="adversarial", weight=1.0, lam_max=1.0, gamma=10.0, hidden=256, depth=2, dropout=0.5)
 class DANN(Discrepancy):
     """DANN: domain classifier on gradient-reversed features, GRL coefficient warm-started.
 

@@ -108,11 +108,11 @@ class CDAN(Discrepancy):
 
 # hidden=256 (the paper's ResNet-50 setting uses 1024): on the small CPU-sized models of the
 # feature benchmarks a 1024-wide discriminator made a SURF run take ~6× as long as DANN (93 s vs 15 s)
-register("cdan", weight=1.0, lam_max=1.0, gamma=10.0, hidden=256, depth=2, dropout=0.5,
+register("cdan", family="adversarial", weight=1.0, lam_max=1.0, gamma=10.0, hidden=256, depth=2, dropout=0.5,
          max_full_dim=4096, random_dim=1024)(CDAN)
 
 
-@register("cdan_e", weight=1.0, lam_max=1.0, gamma=10.0, hidden=256, depth=2, dropout=0.5,
+@register("cdan_e", family="adversarial", weight=1.0, lam_max=1.0, gamma=10.0, hidden=256, depth=2, dropout=0.5,
           max_full_dim=4096, random_dim=1024)
 class CDANE(CDAN):
     """CDAN+E: CDAN with entropy conditioning, sample weight w = 1 + exp(−H(g)) per domain.

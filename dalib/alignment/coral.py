@@ -22,7 +22,7 @@ def coral_loss(f_s: Tensor, f_t: Tensor) -> Tensor:
     return ((covariance(f_s) - covariance(f_t)) ** 2).sum() / (4.0 * d * d)
 
 
-@register("deep_coral", weight=1.0)
+@register("deep_coral", family="alignment", weight=1.0)
 class DeepCORAL(Discrepancy):
     """Deep CORAL: ‖C_s − C_t‖²_F / (4d²) with unbiased (n − 1) feature covariances.
 

@@ -50,7 +50,7 @@ def mcc_loss(logits: Tensor, temperature: float = 2.5) -> Tensor:
     return (confusion.sum() - confusion.diagonal().sum()) / logits.shape[1]
 
 
-@register("entropy", weight=0.1)
+@register("entropy", family="self-training", weight=0.1)
 class EntropyMinimization(Discrepancy):
     """Target entropy minimisation: D = mean_j H(softmax(logits_j^t)), logits_t (n_t, C).
 
@@ -65,7 +65,7 @@ class EntropyMinimization(Discrepancy):
         return prediction_entropy(logits_t).mean()
 
 
-@register("mcc", weight=1.0, temperature=2.5)
+@register("mcc", family="self-training", weight=1.0, temperature=2.5)
 class MCC(Discrepancy):
     """MCC: minimum class confusion of target predictions (Jin et al., ECCV 2020, eq. 1–7).
 

@@ -21,7 +21,7 @@ def stepwise_feature_norm_loss(f: Tensor, delta_r: float) -> Tensor:
     return ((norms - (norms.detach() + delta_r)) ** 2).mean()
 
 
-@register("afn", weight=0.05, delta_r=1.0)
+@register("afn", family="regulariser", weight=0.05, delta_r=1.0)
 class AFN(Discrepancy):
     """AFN: stepwise adaptive feature norm on both domains (Xu et al., ICCV 2019, SAFN).
 

@@ -37,7 +37,7 @@ def consistency_loss(weak_logits: Tensor, strong_logits: Tensor, threshold: floa
     return (mask * F.cross_entropy(strong_logits, pseudo, reduction="none")).mean()
 
 
-@register("fixmatch", weight=1.0, threshold=0.95, drop=0.3, noise=0.1)
+@register("fixmatch", family="self-training", weight=1.0, threshold=0.95, drop=0.3, noise=0.1)
 class FixMatch(Discrepancy):
     """FixMatch: a confident prediction on a weak target view labels a strong view of the same sample (Sohn et al., NeurIPS 2020).
 

@@ -27,7 +27,7 @@ def source_cross_entropy(logits: Tensor, y: Tensor, w: Tensor | None) -> Tensor:
     return (w * F.cross_entropy(logits, y, reduction="none")).mean()
 
 
-@register("mcd", weight=1.0, k=4)
+@register("mcd", family="adversarial", weight=1.0, k=4)
 class MCD(Discrepancy):
     """MCD: two heads disagree on the target, the encoder learns to make them agree (Saito et al., CVPR 2018).
 

@@ -34,7 +34,7 @@ def margin_disparity(adv_s: Tensor, adv_t: Tensor, pred_s: Tensor, pred_t: Tenso
     return margin * F.cross_entropy(adv_s, pred_s) - log_one_minus_softmax(adv_t, pred_t).mean()
 
 
-@register("mdd", weight=1.0, margin=4.0, lam_max=0.1, gamma=10.0, hidden=0)
+@register("mdd", family="adversarial", weight=1.0, margin=4.0, lam_max=0.1, gamma=10.0, hidden=0)
 class MDD(Discrepancy):
     """MDD: an auxiliary head h' maximises the margin disparity D_γ, the encoder minimises it (Zhang et al., ICML 2019).
 

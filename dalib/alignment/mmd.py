@@ -234,7 +234,7 @@ def _check_estimator(estimator: str, method: str) -> None:
                          f"{', '.join(ESTIMATORS)}")
 
 
-@register("dan", weight=1.0, estimator="unbiased", kernel="gaussian", bandwidth="median",
+@register("dan", family="alignment", weight=1.0, estimator="unbiased", kernel="gaussian", bandwidth="median",
           multipliers=(0.25, 0.5, 1.0, 2.0, 4.0))
 class DAN(Discrepancy):
     """DAN: multi-kernel MMD² between source and target features (Long et al., ICML 2015).
@@ -261,7 +261,7 @@ class DAN(Discrepancy):
         return jmmd2([f_s], [f_t], [self.kernel], self.estimator)
 
 
-@register("jan", weight=1.0, estimator="unbiased", kernel="gaussian", bandwidth="median",
+@register("jan", family="alignment", weight=1.0, estimator="unbiased", kernel="gaussian", bandwidth="median",
           multipliers=(0.25, 0.5, 1.0, 2.0, 4.0), softmax_sigma2=0.845)
 class JAN(Discrepancy):
     """JAN: joint MMD² of (features, softmax predictions) (Long et al., ICML 2017).

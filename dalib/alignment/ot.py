@@ -56,7 +56,7 @@ def deepjdot_cost(f_s: Tensor, f_t: Tensor, y_s: Tensor, logits_t: Tensor,
     return alpha * feature_cost + beta * label_cost
 
 
-@register("deepjdot", weight=1.0, alpha=0.001, beta=0.0001)
+@register("deepjdot", family="alignment", weight=1.0, alpha=0.001, beta=0.0001)
 class DeepJDOT(Discrepancy):
     """DeepJDOT: Σ_ij γ*_ij C_ij, C_ij = α‖f_i^s − f_j^t‖² + β·CE(y_i^s, softmax(logits_j^t)).
 

@@ -16,7 +16,7 @@ from dalib.errors import DalibError
 from dalib.update_steps import StepBatch, UpdateStep
 
 
-@register("pada", weight=1.0, lam_max=1.0, gamma=10.0, hidden=256, depth=2, dropout=0.5,
+@register("pada", family="partial", weight=1.0, lam_max=1.0, gamma=10.0, hidden=256, depth=2, dropout=0.5,
           momentum=0.99)
 class PADA(Discrepancy):
     """PADA: DANN with source classes weighted by how much the target predicts them (Cao et al., ECCV 2018).

@@ -25,7 +25,7 @@ def pseudo_label_loss(logits: Tensor, threshold: float) -> Tensor:
     return (F.cross_entropy(logits, pseudo, reduction="none") * mask).sum() / logits.shape[0]
 
 
-@register("pseudo_label", weight=1.0, schedule="warm_start", threshold=0.95)
+@register("pseudo_label", family="self-training", weight=1.0, schedule="warm_start", threshold=0.95)
 class PseudoLabel(Discrepancy):
     """Pseudo-label: cross-entropy on target samples predicted with confidence ≥ τ (Lee 2013).
 

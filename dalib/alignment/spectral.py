@@ -28,7 +28,7 @@ def bnm_loss(logits: Tensor) -> Tensor:
     return -torch.linalg.svdvals(F.softmax(logits, dim=1)).sum() / logits.shape[0]
 
 
-@register("bnm", weight=1.0)
+@register("bnm", family="self-training", weight=1.0)
 class BNM(Discrepancy):
     """BNM: batch nuclear-norm maximisation of target predictions (Cui et al., CVPR 2020).
 
@@ -48,7 +48,7 @@ def top_singular_energy(f: Tensor, k: int) -> Tensor:
     return (torch.linalg.svdvals(f)[:k] ** 2).sum()
 
 
-@register("bsp", weight=1e-4, k=1)
+@register("bsp", family="regulariser", weight=1e-4, k=1)
 class BSP(Discrepancy):
     """BSP: batch spectral penalisation (Chen, Wang, Long & Wang, ICML 2019).
 

@@ -14,7 +14,7 @@ from dalib.alignment.registry import register
 from dalib.errors import DalibError
 
 
-@register("l2sp", weight=0.01, part="backbone")
+@register("l2sp", family="regulariser", weight=0.01, part="backbone")
 class L2SP(Discrepancy):
     """L2-SP (Li et al. 2018): Ω(w) = ½·‖w_S − w_S⁰‖²₂, the distance to the starting point.
 
@@ -48,7 +48,7 @@ class L2SP(Discrepancy):
         return 0.5 * sum(((p - s) ** 2).sum() for p, s in zip(self._params, starts))
 
 
-@register("bss", weight=0.001, k=1)
+@register("bss", family="regulariser", weight=0.001, k=1)
 class BSS(Discrepancy):
     """Batch Spectral Shrinkage (Chen et al. 2019): Ω(F_s) = Σ_{i=1..k} σ²_{−i}(F_s).
 

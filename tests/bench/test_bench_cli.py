@@ -64,14 +64,18 @@ def test_data_list_and_verify(data_root, capsys):
 
 
 def test_methods_lists_defaults():
+    from dalib.method_costs import RELATIVE_STEP_TIME
+
     # a fresh process: the listing must not depend on modules a test imported before
     proc = subprocess.run([sys.executable, "-m", "dalib.cli", "methods"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
-    assert "| l2sp | 0.01 |" in text and "| bss | 0.001 |" in text
-    assert "| dann | 1 | constant | lam_max=1.0, gamma=10.0, hidden=256, depth=2, dropout=0.5 |" in text
-    assert "| dan | 1 | constant | estimator=unbiased, kernel=gaussian, bandwidth=median, multipliers=" in text
-    assert "| entropy | 0.1 |" in text and "shallow_coral_svm" in text
+    assert "| l2sp | regulariser | " in text and "| 0.01 | constant | part=backbone |" in text
+    cost = RELATIVE_STEP_TIME["dann"]
+    assert f"| dann | adversarial | {cost:g}× | 1 | constant | lam_max=1.0, gamma=10.0, hidden=256, depth=2, dropout=0.5 |" in text
+    assert "| constant | estimator=unbiased, kernel=gaussian, bandwidth=median, multipliers=" in text
+    assert f"| mcd | adversarial | {RELATIVE_STEP_TIME['mcd']:g}× | 1 | constant | k=4 |" in text
+    assert "| entropy | self-training |" in text and "shallow_coral_svm" in text
 
 
 def test_table_rebuilt_under_every_protocol_from_the_store(tmp_path):
