@@ -48,7 +48,7 @@ def seconds(method: str, steps: int, task, train, val) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", default="40,240")
+    parser.add_argument("--steps", default="40,240", help="N1,N2: the two run lengths whose time difference is timed")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()

@@ -81,8 +81,9 @@ def cmd_bench(args: argparse.Namespace) -> None:
     log_root = f"{config.out}/tensorboard" if config.tensorboard else None
     weighted = f" (+ weights {', '.join(config.weights)})" if config.weights else ""
     reference = " (+ the target-only reference)" if len(methods) < len(config.run_methods) else ""
+    added = " (source_only added: every table has it)" if "source_only" not in config.methods else ""
     grid = "".join(f" × {len(values)} {term}.{name}" for term, name, values in config.grid)
-    print(f"dalib bench: {config.dataset}, {len(plan.tasks)} tasks × {len(methods)} methods{weighted}{reference}"
+    print(f"dalib bench: {config.dataset}, {len(plan.tasks)} tasks × {len(methods)} methods{added}{weighted}{reference}"
           f"{grid} × {len(config.seeds)} seeds = {len(plan.specs)} runs → {config.out}"
           + (f"; TensorBoard: tensorboard --logdir {log_root}" if log_root else ""))
     start = time.perf_counter()

@@ -62,10 +62,20 @@ def plan_bench(config: BenchConfig) -> BenchPlan:
                         tuple(str(Path(p).resolve()) for p in config.plugin))
     domains = load_dataset(source.dataset, root)
     try:
-        tasks = [t.ascii_name for t in select_tasks(domains, list(config.tasks) or None)]
+        chosen = select_tasks(domains, list(config.tasks) or None)
     except DalibError as err:
         raise DalibError(f"--tasks {','.join(config.tasks)}: {err}") from None
-    return BenchPlan(config, source, tasks, plan_runs(config, tasks))
+    specs = plan_runs(config, [t.ascii_name for t in chosen])
+    _check_target_classes(specs, chosen[0])
+    return BenchPlan(config, source, [t.ascii_name for t in chosen], specs)
+
+
+def _check_target_classes(specs: list[RunSpec], task: Any) -> None:
+    """Refuse a partial-set ``target_classes`` the dataset cannot take before any run starts."""
+    from dalib.data.tasks import partial_target
+
+    for k in {s.profile.with_overrides(**s.overrides().get("profile", {})).target_classes for s in specs}:
+        partial_target(task, k)
 
 
 def run_bench(plan: BenchPlan, on_done: OnDone | None = None,

@@ -49,7 +49,8 @@ class Table:
 
     @property
     def title(self) -> str:
-        seeds = max((len(v) for row in self.cells.values() for v in row.values()), default=0)
+        counts = sorted({len(v) for row in self.cells.values() for v in row.values()})
+        seeds = "0" if not counts else str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]} (per cell)"
         oracle = "ORACLE (selection uses target labels) — " if uses_target_labels(self.protocol) else ""
         return (f"{oracle}{self.dataset}: {METRICS[self.metric]} (%), selection: {self.protocol} — "
                 f"{describe(self.protocol)}; mean ± std over {seeds} seed(s)"

@@ -50,3 +50,26 @@ def test_a_partial_set_run_trains_on_all_source_classes_and_scores_the_partial_t
     assert record["n_target"] == int(np.sum(y < 3)) < len(y)
     identity = dataset_identity("rotated-digits")
     assert fingerprint(run_setting(_spec(method, 3), identity)) != fingerprint(run_setting(_spec(method, 0), identity))
+
+
+@pytest.mark.parametrize("value, message", [
+    ("-1", r"^--profile target_classes=-1: expected an integer ≥ 0 \(the partial-set target keeps its first K "
+           r"classes; 0: all\)$"),
+])
+def test_a_bad_target_class_count_is_refused_by_the_option_check(value, message):
+    from dalib.bench.config import BenchConfig
+
+    with pytest.raises(DalibError, match=message):
+        BenchConfig(profile=(("target_classes", value),))
+
+
+def test_too_many_target_classes_are_refused_before_any_run(tmp_path):
+    """Kills the class-count check left to the first run (after the store is created)."""
+    from dalib.bench.config import BenchConfig
+    from dalib.bench.plan import plan_bench
+
+    config = BenchConfig(methods="source_only", seeds="0", tasks="R02R30", out=str(tmp_path / "b"),
+                         hp=("profile.target_classes=10",))
+    with pytest.raises(DalibError, match=r"^target_classes=10: the partial-set target keeps 1 … 9 of the 10 classes"):
+        plan_bench(config)
+    assert not (tmp_path / "b").exists()
