@@ -133,3 +133,13 @@ def _records(out):
     with ResultsStore(store_path(out), create=False) as store:
         return store.records()
 
+
+@pytest.mark.parametrize("cells, said", [
+    ({"dann": {"A→W": [0.4, 0.5]}, "mcd": {"A→W": [0.45]}}, "mean ± std over 1–2 (per cell) seed(s)"),
+    ({"dann": {"A→W": [0.4, 0.5]}, "mcd": {"A→W": [0.45, 0.5]}}, "mean ± std over 2 seed(s)"),
+])
+def test_the_table_title_gives_the_seed_range_when_cells_differ(cells, said):
+    """Kills a title that states the largest seed count for every row (a 1-seed row added later)."""
+    from dalib.bench.tables import Table
+
+    assert Table("d", "last", list(cells), ["A→W"], cells).title.endswith(said)

@@ -73,3 +73,4 @@ def test_too_many_target_classes_are_refused_before_any_run(tmp_path):
     with pytest.raises(DalibError, match=r"^target_classes=10: the partial-set target keeps 1 … 9 of the 10 classes"):
         plan_bench(config)
     assert not (tmp_path / "b").exists()
+
