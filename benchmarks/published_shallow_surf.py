@@ -9,7 +9,7 @@ then z-scored per domain (`dalib.data.features.surf_preprocess`; the script firs
 row's protocol), 1-NN on the GFK embedding. MEDA: the paper's defaults (d = 20, λ = 10, ρ = 1,
 η = 0.1, p = 10, T = 10, RBF kernel, adaptive μ).
 
-Prints, per task, ours vs published (``/work/shared/data/PUBLISHED_RESULTS.md`` section 1, "SURF"
+Prints, per task, ours vs published (``../shared/data/PUBLISHED_RESULTS.md`` section 1, "SURF"
 table), the difference, the averages and fit+predict seconds (one BLAS thread). Unless
 ``--no-dims-check``, a second table compares GFK + 1-NN at d = 10 and d = 20 with the GFK row of
 Long et al., ICCV 2013 (section 2 of that file, two decimals).
