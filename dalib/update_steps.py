@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from dalib.errors import DalibError
 
@@ -34,7 +35,16 @@ PARAMETER_GROUPS = ("features", "head", "term")
 
 StepLoss = Callable[[], tuple[Tensor, dict[str, Tensor]]]
 Forward = Callable[[], tuple[Tensor, Tensor, Tensor, Tensor]]
-ObjectiveFn = Callable[[Tensor, Tensor, Tensor, Tensor], tuple[Tensor, dict[str, Tensor | float]]]
+ObjectiveFn = Callable[[Tensor, Tensor, Tensor, Tensor, "Tensor | None"], tuple[Tensor, dict[str, Tensor | float]]]
+
+
+def weighted_cross_entropy(logits: Tensor, y: Tensor, w: Tensor | None = None) -> Tensor:
+    """The task loss mean_i w_i·CE(logits_i, y_i) (the plain mean when ``w`` is None); logits
+    (n, C), y (n,) int64, w (n,). The objective's source loss, and a multi-step term's for
+    another head."""
+    if w is None:
+        return F.cross_entropy(logits, y)
+    return (w * F.cross_entropy(logits, y, reduction="none")).mean()
 
 
 @dataclass(frozen=True)
@@ -69,8 +79,9 @@ class StepBatch:
     and ``ws`` (n_s,) or None are the source batch, ``xt`` (n_t, ...) the unlabelled target batch,
     ``progress`` p ∈ [0, 1], ``lam`` this term's λ(p). ``forward()`` runs the model on the joint
     batch as a single-step method does and returns ``(f_s, logits_s, f_t, logits_t)``;
-    ``objective(f_s, logits_s, f_t, logits_t)`` returns ``(L, parts)`` of the usual objective —
-    the (weighted) source cross-entropy of the model's head plus every single-step term.
+    ``objective(f_s, logits_s, f_t, logits_t, w_s)`` returns ``(L, parts)`` of the usual objective
+    — `weighted_cross_entropy` of the model's head with source weights ``w_s`` (pass ``ws`` for
+    the run's own; PADA passes them times its class weights) plus every single-step term.
     """
 
     model: nn.Module

@@ -64,7 +64,7 @@ class ADDA(Discrepancy):
         if batch.progress < self.pretrain:
             def pretrain() -> tuple[Tensor, dict[str, Tensor]]:
                 f_s, z_s, f_t, z_t = batch.forward()
-                return batch.objective(f_s, z_s, f_t, z_t)
+                return batch.objective(f_s, z_s, f_t, z_t, batch.ws)
 
             return [UpdateStep("pretrain", pretrain, ("features", "head", "term"))]
         if not self.adapting:

@@ -66,7 +66,7 @@ class FixMatch(Discrepancy):
     def update_steps(self, batch: StepBatch) -> Sequence[UpdateStep]:
         def step() -> tuple[Tensor, dict[str, Tensor]]:
             f_s, z_s, f_t, z_t = batch.forward()
-            loss, parts = batch.objective(f_s, z_s, f_t, z_t)
+            loss, parts = batch.objective(f_s, z_s, f_t, z_t, batch.ws)
             _, strong = batch.model(strong_view(batch.xt, self.drop, self.noise))
             u = consistency_loss(z_t, target_logits(strong, self.num_classes, "fixmatch"), self.threshold)
             return loss + batch.lam * u, {**parts, "fixmatch": u.detach()}

@@ -11,20 +11,13 @@ from dalib.alignment.base import Discrepancy
 from dalib.alignment.entropy import target_logits
 from dalib.alignment.registry import register
 from dalib.errors import DalibError
-from dalib.update_steps import StepBatch, UpdateStep
+from dalib.update_steps import StepBatch, UpdateStep, weighted_cross_entropy
 
 
 def classifier_discrepancy(logits_1: Tensor, logits_2: Tensor) -> Tensor:
     """d(p¹, p²) = (1/n)·Σ_j (1/C)·Σ_c |p¹_jc − p²_jc| with p = softmax(logits), logits (n, C)
     (Saito et al. 2018, eq. 1: the mean absolute difference of the two class-probability vectors)."""
     return (F.softmax(logits_1, dim=1) - F.softmax(logits_2, dim=1)).abs().mean()
-
-
-def source_cross_entropy(logits: Tensor, y: Tensor, w: Tensor | None) -> Tensor:
-    """mean_i w_i·CE(logits_i, y_i) (plain mean when ``w`` is None), as the objective's task loss."""
-    if w is None:
-        return F.cross_entropy(logits, y)
-    return (w * F.cross_entropy(logits, y, reduction="none")).mean()
 
 
 @register("mcd", family="adversarial", weight=1.0, k=4)
@@ -60,14 +53,14 @@ class MCD(Discrepancy):
     def update_steps(self, batch: StepBatch) -> Sequence[UpdateStep]:
         def train_all() -> tuple[Tensor, dict[str, Tensor]]:
             f_s, z_s, f_t, z_t = batch.forward()
-            loss, parts = batch.objective(f_s, z_s, f_t, z_t)
-            ce2 = source_cross_entropy(self.head2(f_s), batch.ys, batch.ws)
+            loss, parts = batch.objective(f_s, z_s, f_t, z_t, batch.ws)
+            ce2 = weighted_cross_entropy(self.head2(f_s), batch.ys, batch.ws)
             return loss + ce2, {**parts, "mcd/task_h2": ce2.detach()}
 
         def maximise() -> tuple[Tensor, dict[str, Tensor]]:
             f_s, z_s, f_t, z_t = batch.forward()
-            ce = (source_cross_entropy(z_s, batch.ys, batch.ws)
-                  + source_cross_entropy(self.head2(f_s), batch.ys, batch.ws))
+            ce = (weighted_cross_entropy(z_s, batch.ys, batch.ws)
+                  + weighted_cross_entropy(self.head2(f_s), batch.ys, batch.ws))
             d = self(f_s, f_t, logits_t=z_t)
             return ce - batch.lam * d, {"mcd/step_b": d.detach()}
 

@@ -31,8 +31,8 @@ class PADA(Discrepancy):
         L = mean_i w_i·c_i·CE(h(f_i^s), y_i^s)
             + λ·½·[mean_i c_i·BCE(D(R(f_i^s)), 1) + mean_j BCE(D(R(f_j^t)), 0)]
 
-    (plus any single-step terms): the task loss of the objective is replaced by its class-weighted
-    form (paper eq. 5). R is DANN's gradient reversal with the warm-started coefficient
+    (plus any single-step terms): the objective's task loss runs with the source weights times
+    c_i (paper eq. 5). R is DANN's gradient reversal with the warm-started coefficient
     λ_max·(2/(1+exp(−γ_λ p)) − 1) (``lam_max``, ``gamma``); D a `DomainDiscriminator`
     (``hidden``, ``depth``, ``dropout``). Run it under the partial-set protocol
     (``--profile target_classes=K``). ``forward(f_s, f_t, y_s=)`` is the weighted adversarial term.
@@ -74,12 +74,9 @@ class PADA(Discrepancy):
         def step() -> tuple[Tensor, dict[str, Tensor]]:
             f_s, z_s, f_t, z_t = batch.forward()
             self.update_class_weights(z_t.detach())
-            loss, parts = batch.objective(f_s, z_s, f_t, z_t)
             c = self.class_weights[batch.ys]
-            w = c if batch.ws is None else c * batch.ws
-            weighted_task = (w * F.cross_entropy(z_s, batch.ys, reduction="none")).mean()
+            loss, parts = batch.objective(f_s, z_s, f_t, z_t, c if batch.ws is None else c * batch.ws)
             adv = self(f_s, f_t, y_s=batch.ys, progress=batch.progress)
-            loss = loss - parts["task"] + weighted_task + batch.lam * adv
-            return loss, {**parts, "task": weighted_task.detach(), "pada": adv.detach()}
+            return loss + batch.lam * adv, {**parts, "pada": adv.detach()}
 
         return [UpdateStep("weighted", step, ("features", "head", "term"))]

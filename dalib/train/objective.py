@@ -6,9 +6,9 @@ from typing import Callable, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from dalib.errors import DalibError
+from dalib.update_steps import weighted_cross_entropy
 
 
 @runtime_checkable
@@ -70,10 +70,7 @@ class Objective(nn.Module):
 
     def forward(self, f_s: Tensor, logits_s: Tensor, y_s: Tensor, f_t: Tensor, logits_t: Tensor,
                 progress: float, w_s: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor | float]]:
-        if w_s is None:
-            task = F.cross_entropy(logits_s, y_s)
-        else:
-            task = (w_s * F.cross_entropy(logits_s, y_s, reduction="none")).mean()
+        task = weighted_cross_entropy(logits_s, y_s, w_s)
         total = task
         parts: dict[str, Tensor | float] = {"task": task}
         for term in self.terms:

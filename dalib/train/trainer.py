@@ -284,7 +284,7 @@ class Trainer:
         if self.multi_step is not None:
             return self.multi_step.run(
                 xs, ys, xt, ws, progress, step, forward=lambda: self._forward(xs, xt),
-                objective=lambda f_s, z_s, f_t, z_t: self.objective(f_s, z_s, ys, f_t, z_t, progress, ws))
+                objective=lambda f_s, z_s, f_t, z_t, w_s: self.objective(f_s, z_s, ys, f_t, z_t, progress, w_s))
         f_s, z_s, f_t, z_t = self._forward(xs, xt)
         loss, parts = self.objective(f_s, z_s, ys, f_t, z_t, progress, ws)
         if not is_finite(loss):

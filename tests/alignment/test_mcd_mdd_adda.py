@@ -5,20 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch.nn import functional as F
+from scipy.special import softmax
 
 from dalib.alignment.adda import ADDA
 from dalib.alignment.mcd import MCD, classifier_discrepancy
 from dalib.alignment.mdd import MDD, log_one_minus_softmax, margin_disparity
 from dalib.alignment.schedules import warm_start
 from dalib.errors import DalibError
-from dalib.models import Classifier, build_backbone
-from dalib.update_steps import StepBatch
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(1, keepdims=True))
-    return e / e.sum(1, keepdims=True)
 
 
 def _logits(seed: int, n: int = 7, c: int = 4, scale: float = 2.0) -> torch.Tensor:
@@ -29,55 +22,36 @@ def _logits(seed: int, n: int = 7, c: int = 4, scale: float = 2.0) -> torch.Tens
 # difference instead of the absolute one, and logits compared without the softmax.
 def test_classifier_discrepancy_is_mean_absolute_probability_difference():
     z1, z2 = _logits(0), _logits(1)
-    want = np.abs(_softmax(z1.numpy()) - _softmax(z2.numpy())).mean()
+    want = np.abs(softmax(z1.numpy(), axis=1) - softmax(z2.numpy(), axis=1)).mean()
     assert float(classifier_discrepancy(z1, z2)) == pytest.approx(want, rel=1e-12)
     assert float(classifier_discrepancy(z1, z1)) == 0.0
 
 
-def _batch(model: Classifier, term, lam: float = 0.7, ws: torch.Tensor | None = None) -> StepBatch:
-    gen = torch.Generator().manual_seed(0)
-    xs, xt = torch.randn(6, 5, generator=gen), torch.randn(5, 5, generator=gen) + 1.0
-    ys = torch.tensor([0, 1, 2, 0, 1, 2])
-
-    def forward():
-        f, z = model(torch.cat([xs, xt]))
-        return f[:6], z[:6], f[6:], z[6:]
-
-    def objective(f_s, z_s, f_t, z_t):
-        task = F.cross_entropy(z_s, ys) if ws is None else (ws * F.cross_entropy(z_s, ys, reduction="none")).mean()
-        return task, {"task": task}
-
-    return StepBatch(model, xs, ys, xt, ws, 0.3, lam, forward, objective)
-
-
-def _model() -> Classifier:
-    torch.manual_seed(0)
-    return Classifier(build_backbone("mlp", 5, hidden=(16,), dropout=0.0), 3, bottleneck_dim=8).eval()
-
-
 # Kills: step B's discrepancy added instead of subtracted, step B without the second head's
-# cross-entropy, λ left out of B or C, step A without CE(h₂), and weights w_s ignored by h₂.
-def test_mcd_step_losses_match_hand_computation():
-    model = _model()
+# cross-entropy, λ left out of B or C, step A without CE(h₂) or without the single-step terms,
+# and weights w_s ignored by h₂.
+def test_mcd_step_losses_match_hand_computation(tiny_classifier, step_batch):
+    model = tiny_classifier
     mcd = MCD(8, 3, k=2)
     w = torch.tensor([0.5, 1.5, 1.0, 2.0, 0.5, 0.5])
-    batch = _batch(model, mcd, lam=0.7, ws=w)
+    batch = step_batch(model, lam=0.7, ws=w)
     steps = {s.name: s for s in mcd.update_steps(batch)}
     assert [(s.name, s.updates, s.repeat) for s in mcd.update_steps(batch)] == [
         ("a", ("features", "head", "term"), 1), ("b", ("head", "term"), 1), ("c", ("features",), 2)]
     with torch.no_grad():
         f_s, z_s = model(batch.xs)
         f_t, z_t = model(batch.xt)
-        p1 = _softmax(z_t.numpy().astype(np.float64))
-        p2 = _softmax(mcd.head2(f_t).numpy().astype(np.float64))
+        p1 = softmax(z_t.numpy().astype(np.float64), axis=1)
+        p2 = softmax(mcd.head2(f_t).numpy().astype(np.float64), axis=1)
         d = np.abs(p1 - p2).mean()
 
         def wce(z):
-            logp = np.log(_softmax(z.numpy().astype(np.float64)))
+            logp = np.log(softmax(z.numpy().astype(np.float64), axis=1))
             return float((w.numpy() * -logp[np.arange(6), batch.ys.numpy()]).mean())
 
         ce1, ce2 = wce(z_s), wce(mcd.head2(f_s))
-    assert float(steps["a"].loss()[0].detach()) == pytest.approx(ce1 + ce2, rel=1e-5)
+        extra = 0.25 * float(f_t.double().pow(2).mean())  # the stand-in single-step term of `step_batch`
+    assert float(steps["a"].loss()[0].detach()) == pytest.approx(ce1 + ce2 + extra, rel=1e-5)
     assert float(steps["b"].loss()[0].detach()) == pytest.approx(ce1 + ce2 - 0.7 * d, rel=1e-5)
     assert float(steps["c"].loss()[0].detach()) == pytest.approx(0.7 * d, rel=1e-5)
 
@@ -85,7 +59,7 @@ def test_mcd_step_losses_match_hand_computation():
 def test_mdd_log_one_minus_softmax_is_exact_and_finite():
     """Kills log(1 − softmax) computed directly (−inf when softmax_y rounds to 1)."""
     z, y = _logits(2), torch.tensor([0, 1, 2, 3, 0, 1, 2])
-    p = _softmax(z.numpy())
+    p = softmax(z.numpy(), axis=1)
     want = np.log(1.0 - p[np.arange(7), y.numpy()])
     np.testing.assert_allclose(log_one_minus_softmax(z, y).numpy(), want, rtol=1e-10)
     extreme = torch.tensor([[60.0, 0.0, -1.0]])
@@ -98,7 +72,7 @@ def test_mdd_log_one_minus_softmax_is_exact_and_finite():
 def test_margin_disparity_matches_numpy():
     adv_s, adv_t = _logits(3, n=6), _logits(4, n=5)
     y_s, y_t = torch.tensor([0, 1, 2, 3, 0, 1]), torch.tensor([3, 2, 1, 0, 3])
-    ps, pt = _softmax(adv_s.numpy()), _softmax(adv_t.numpy())
+    ps, pt = softmax(adv_s.numpy(), axis=1), softmax(adv_t.numpy(), axis=1)
     want = 4.0 * np.mean(-np.log(ps[np.arange(6), y_s.numpy()])) - np.mean(np.log(1 - pt[np.arange(5), y_t.numpy()]))
     assert float(margin_disparity(adv_s, adv_t, y_s, y_t, 4.0)) == pytest.approx(want, rel=1e-10)
 
@@ -128,8 +102,8 @@ def test_mdd_gradients_reverse_into_features_only():
 
 # Kills: the discriminator's source/target labels swapped, the ½ missing, and the encoder step
 # trained with the discriminator's own labels (target = 0) instead of the inverted label 1.
-def test_adda_discriminator_and_encoder_losses():
-    model = _model()
+def test_adda_discriminator_and_encoder_losses(tiny_classifier, step_batch):
+    model = tiny_classifier
     adda = ADDA(8, 3, model=model, pretrain=0.25, dropout=0.0).eval()
     f_s, f_t = torch.randn(6, 8), torch.randn(5, 8)
     with torch.no_grad():
@@ -137,8 +111,7 @@ def test_adda_discriminator_and_encoder_losses():
         d_t = adda.discriminator(f_t).squeeze(1).double().numpy()
     softplus = lambda x: np.log1p(np.exp(x))  # noqa: E731  BCE(σ(x), 1) = softplus(−x), BCE(σ(x), 0) = softplus(x)
     assert float(adda(f_s, f_t).detach()) == pytest.approx(0.5 * (softplus(-d_s).mean() + softplus(d_t).mean()), rel=1e-5)
-    batch = _batch(model, adda, lam=0.6)
-    batch = StepBatch(model, batch.xs, batch.ys, batch.xt, None, 0.5, 0.6, batch.forward, batch.objective)
+    batch = step_batch(model, lam=0.6, progress=0.5)
     steps = {s.name: s for s in adda.update_steps(batch)}
     with torch.no_grad():
         e_t = adda.discriminator(model(batch.xt)[0]).squeeze(1).double().numpy()
@@ -149,7 +122,7 @@ def test_adda_discriminator_and_encoder_losses():
     (lambda: MCD(8, 3, k=0), r"^mcd: k \(encoder steps per iteration\) must be an integer ≥ 1, got 0$"),
     (lambda: MDD(8, 3, margin=0.0), r"^mdd: margin γ must be > 0, got 0\.0$"),
     (lambda: MDD(8, 3, hidden=-1), r"^mdd: hidden must be an integer ≥ 0 \(0 = a linear auxiliary head\), got -1$"),
-    (lambda: ADDA(8, 3, model=_model(), pretrain=1.0),
+    (lambda: ADDA(8, 3, model=torch.nn.Linear(5, 8), pretrain=1.0),
      r"^adda: pretrain \(the fraction of training spent on source pre-training\) must be in \(0, 1\), got 1\.0$"),
 ])
 def test_bad_hyper_parameters_get_one_line_errors(build, message):

@@ -5,41 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch.nn import functional as F
+from scipy.special import softmax
 
 from dalib.alignment.fixmatch import FixMatch, consistency_loss, strong_view
 from dalib.alignment.pada import PADA
 from dalib.alignment.schedules import warm_start
 from dalib.errors import DalibError
-from dalib.models import Classifier, build_backbone
-from dalib.update_steps import StepBatch
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(1, keepdims=True))
-    return e / e.sum(1, keepdims=True)
-
-
-def _model() -> Classifier:
-    torch.manual_seed(0)
-    return Classifier(build_backbone("mlp", 5, hidden=(16,), dropout=0.0), 3, bottleneck_dim=8).eval()
-
-
-def _batch(model: Classifier, lam: float = 0.5, ws: torch.Tensor | None = None, progress: float = 0.3) -> StepBatch:
-    gen = torch.Generator().manual_seed(0)
-    xs, xt = torch.randn(6, 5, generator=gen), torch.randn(5, 5, generator=gen) + 1.0
-    ys = torch.tensor([0, 1, 2, 0, 1, 2])
-
-    def forward():
-        f, z = model(torch.cat([xs, xt]))
-        return f[:6], z[:6], f[6:], z[6:]
-
-    def objective(f_s, z_s, f_t, z_t):
-        task = F.cross_entropy(z_s, ys) if ws is None else (ws * F.cross_entropy(z_s, ys, reduction="none")).mean()
-        extra = 0.25 * f_t.pow(2).mean()  # a single-step term combined with the method
-        return task + extra, {"task": task, "extra": extra}
-
-    return StepBatch(model, xs, ys, xt, ws, progress, lam, forward, objective)
 
 
 # Kills: weights not normalised by their maximum (γ = ā), a moving average that keeps the new
@@ -52,27 +23,27 @@ def test_pada_class_weights_follow_the_moving_average_of_target_predictions():
     pada.update_class_weights(z2)
     mean = np.full(3, 1 / 3)
     for z in (z1, z2):
-        mean = 0.9 * mean + 0.1 * _softmax(z.numpy()).mean(0)
+        mean = 0.9 * mean + 0.1 * softmax(z.numpy(), axis=1).mean(0)
     np.testing.assert_allclose(pada.class_weights.numpy(), mean / mean.max(), rtol=1e-6)
 
 
 # Kills: the task loss left unweighted (the objective's CE kept beside the weighted one), the
 # instance weights w_s dropped from the class-weighted CE, class weights missing from the
 # discriminator's source term, the single-step terms lost, and λ left out.
-def test_pada_step_loss_matches_hand_computation():
-    model, pada = _model(), PADA(8, 3, momentum=0.5, dropout=0.0).eval()
+def test_pada_step_loss_matches_hand_computation(tiny_classifier, step_batch):
+    model, pada = tiny_classifier, PADA(8, 3, momentum=0.5, dropout=0.0).eval()
     ws = torch.tensor([1.0, 0.5, 2.0, 1.0, 1.5, 1.0])
-    batch = _batch(model, lam=0.5, ws=ws)
+    batch = step_batch(model, lam=0.5, ws=ws)
     (step,) = pada.update_steps(batch)
     assert step.updates == ("features", "head", "term")
     loss = float(step.loss()[0].detach())
     with torch.no_grad():
         f, z = model(torch.cat([batch.xs, batch.xt]))
         z_s, f_t, z_t = z[:6].double(), f[6:].double(), z[6:].double()
-        mean = 0.5 * np.full(3, 1 / 3) + 0.5 * _softmax(z_t.numpy()).mean(0)
+        mean = 0.5 * np.full(3, 1 / 3) + 0.5 * softmax(z_t.numpy(), axis=1).mean(0)
         gamma = mean / mean.max()
         c = gamma[batch.ys.numpy()]
-        ce = -np.log(_softmax(z_s.numpy()))[np.arange(6), batch.ys.numpy()]
+        ce = -np.log(softmax(z_s.numpy(), axis=1))[np.arange(6), batch.ys.numpy()]
         d_s = pada.discriminator(f[:6]).squeeze(1).double().numpy()
         d_t = pada.discriminator(f[6:]).squeeze(1).double().numpy()
     softplus = lambda x: np.log1p(np.exp(x))  # noqa: E731
@@ -101,10 +72,10 @@ def test_fixmatch_consistency_loss_matches_numpy():
     weak = torch.tensor([[np.log(3.0), 0.0, -np.inf], [0.0, 0.0, 0.0], [0.5, 0.0, 0.0],  # row 0: max p = 0.75 exactly
                          [0.0, 0.0, 9.0]], dtype=torch.float64)
     strong = torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 0.0], [0.5, 2.0, 0.0], [1.0, 1.0, 1.0]], dtype=torch.float64)
-    p = _softmax(np.nan_to_num(weak.numpy(), neginf=-1e9))
+    p = softmax(np.nan_to_num(weak.numpy(), neginf=-1e9), axis=1)
     mask = p.max(1) >= 0.75
     assert mask.tolist() == [True, False, False, True]
-    ce = -np.log(_softmax(strong.numpy()))[np.arange(4), p.argmax(1)]
+    ce = -np.log(softmax(strong.numpy(), axis=1))[np.arange(4), p.argmax(1)]
     assert float(consistency_loss(weak, strong, 0.75)) == pytest.approx((mask * ce).sum() / 4, rel=1e-12)
 
 
@@ -128,17 +99,17 @@ def test_fixmatch_strong_view_is_inverted_dropout_plus_scaled_noise():
 THRESHOLD = 0.37  # 2 of the 5 target rows of `_batch` pass it (max p 0.385, 0.391) on the untrained `_model`
 
 
-def test_fixmatch_step_adds_lambda_times_consistency_on_a_strong_forward():
+def test_fixmatch_step_adds_lambda_times_consistency_on_a_strong_forward(tiny_classifier, step_batch):
     """Kills λ left out and the strong view replaced by the weak one (the loss would differ)."""
-    model, fm = _model(), FixMatch(8, 3, threshold=THRESHOLD, drop=0.3, noise=0.1)
-    batch = _batch(model, lam=0.5)
+    model, fm = tiny_classifier, FixMatch(8, 3, threshold=THRESHOLD, drop=0.3, noise=0.1)
+    batch = step_batch(model, lam=0.5)
     (step,) = fm.update_steps(batch)
     torch.manual_seed(5)
     loss = float(step.loss()[0].detach())
     torch.manual_seed(5)
     with torch.no_grad():
         f, z = model(torch.cat([batch.xs, batch.xt]))
-        base, _ = batch.objective(f[:6], z[:6], f[6:], z[6:])
+        base, _ = batch.objective(f[:6], z[:6], f[6:], z[6:], None)
         _, strong = model(strong_view(batch.xt, 0.3, 0.1))
         u = consistency_loss(z[6:], strong, THRESHOLD)
     assert float(u) > 0
