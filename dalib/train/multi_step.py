@@ -35,12 +35,27 @@ class MultiStepRunner:
 
     def __init__(self, term: Term, model: nn.Module, objective: nn.Module, optimizer: torch.optim.Optimizer) -> None:
         self.term, self.model, self.optimizer = term, model, optimizer
-        groups = parameter_groups(model, objective, term.name)
-        every = {id(p): p for g in groups.values() for p in g}
-        self._frozen: dict[tuple[str, ...], list[nn.Parameter]] = {}
-        for key in _subsets(PARAMETER_GROUPS):
-            keep = {id(p) for g in key for p in groups[g]}
+        self._groups = parameter_groups(model, objective, term.name)
+        self._frozen: dict[frozenset[str], list[nn.Parameter]] = {}  # a step's groups → the others' parameters
+
+    @classmethod
+    def for_objective(cls, objective: nn.Module, model: nn.Module,
+                      optimizer: torch.optim.Optimizer) -> "MultiStepRunner | None":
+        """The runner of the objective's multi-step term, None when it has none; refuses two."""
+        multi = getattr(objective, "multi_step_terms", [])
+        if len(multi) > 1:
+            raise DalibError(f"terms {[t.name for t in multi]} each run their own update sequence; "
+                             "combine at most one multi-step method with single-step terms")
+        return cls(multi[0], model, objective, optimizer) if multi else None
+
+    def _outside(self, groups: tuple[str, ...]) -> list[nn.Parameter]:
+        """The parameters of every group not in ``groups`` (computed once per combination)."""
+        key = frozenset(groups)
+        if key not in self._frozen:
+            keep = {id(p) for g in key for p in self._groups[g]}
+            every = {id(p): p for g in PARAMETER_GROUPS for p in self._groups[g]}
             self._frozen[key] = [p for i, p in every.items() if i not in keep]
+        return self._frozen[key]
 
     def run(self, xs: Tensor, ys: Tensor, xt: Tensor, ws: Tensor | None, progress: float, step: int,
             forward: Forward, objective: ObjectiveFn) -> tuple[Tensor, dict[str, Any]]:
@@ -51,7 +66,7 @@ class MultiStepRunner:
         parts: dict[str, Any] = {}
         first: Tensor | None = None
         for update in self.term.discrepancy.update_steps(batch):
-            frozen = self._frozen[tuple(g for g in PARAMETER_GROUPS if g in update.updates)]
+            frozen = self._outside(update.updates)
             for _ in range(update.repeat):
                 loss, step_parts = update.loss()
                 if not is_finite(loss):
@@ -68,7 +83,3 @@ class MultiStepRunner:
         parts[f"lambda/{self.term.name}"] = lam
         return first, parts
 
-
-def _subsets(names: tuple[str, ...]) -> list[tuple[str, ...]]:
-    """Every non-empty subset of ``names``, each in the order of ``names``."""
-    return [tuple(n for i, n in enumerate(names) if mask >> i & 1) for mask in range(1, 2 ** len(names))]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from dalib.eval.selection import unsupervised_scores
 from dalib.train.multi_step import MultiStepRunner
 from dalib.train.objective import describe_nonfinite, is_finite
 from dalib.train.param_groups import frozen_norms_to_eval, param_groups
+from dalib.train.rng_state import capture_rng, restore_rng
 from dalib.train.schedules import inverse_decay
 
 
@@ -139,11 +139,7 @@ class Trainer:
         terms = [t.discrepancy for t in getattr(objective, "terms", [])]
         self.uses_target = any(d.uses_target for d in terms)
         self.optimizer = self._make_optimizer([p for d in terms for p in d.anchored_parameters()])
-        multi = getattr(objective, "multi_step_terms", [])
-        if len(multi) > 1:
-            raise DalibError(f"terms {[t.name for t in multi]} each run their own update sequence; "
-                             "combine at most one multi-step method with single-step terms")
-        self.multi_step = MultiStepRunner(multi[0], self.model, self.objective, self.optimizer) if multi else None
+        self.multi_step = MultiStepRunner.for_objective(self.objective, self.model, self.optimizer)
         self.epoch = 0
         self.history = History()
         # state of the running fit that a checkpoint needs besides the modules: the two batch
@@ -331,7 +327,7 @@ class Trainer:
         torch.save({"model": self.model.state_dict(), "objective": self.objective.state_dict(),
                     "optimizer": self.optimizer.state_dict(), "epoch": self.epoch,
                     "config": asdict(self.config), "history": self.history.to_dict(),
-                    "streams": streams, "source_weights": weights, "rng": self._rng_state()}, tmp)
+                    "streams": streams, "source_weights": weights, "rng": capture_rng(self.augment_rng)}, tmp)
         tmp.replace(path)
 
     def load_checkpoint(self, path: str | Path) -> None:
@@ -352,7 +348,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = int(state["epoch"])
         self.history = History([EpochRecord(**e) for e in state["history"]["epochs"]], state["history"]["seconds"])
-        self._set_rng_state(state["rng"])
+        restore_rng(state["rng"], self.augment_rng)
         self._resume = {k: state[k] for k in ("streams", "source_weights", "config")}
 
     def _continue_from_checkpoint(self, saved: dict[str, Any], src: BatchStream, tgt: BatchStream,
@@ -370,26 +366,6 @@ class Trainer:
             raise DalibError(f"checkpoint holds {w.shape[0]} source weights for {n_source} source samples; "
                              "resume with the same source split")
         self._weights = None if w is None else w.to(self.device)
-
-    def _rng_state(self) -> dict[str, Any]:
-        np_kind, np_keys, np_pos, np_has_gauss, np_cached = np.random.get_state()
-        py_version, py_internal, py_gauss = random.getstate()
-        return {"torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                "numpy": {"kind": np_kind, "keys": torch.from_numpy(np_keys.astype(np.int64)), "pos": int(np_pos),
-                          "has_gauss": int(np_has_gauss), "cached": float(np_cached)},
-                "python": {"version": py_version, "internal": list(py_internal), "gauss": py_gauss},
-                "augment": self.augment_rng.get_state()}
-
-    def _set_rng_state(self, rng: dict[str, Any]) -> None:
-        torch.set_rng_state(rng["torch"])
-        if rng["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
-        n = rng["numpy"]
-        np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
-        py = rng["python"]
-        random.setstate((py["version"], tuple(py["internal"]), py["gauss"]))
-        self.augment_rng.set_state(rng["augment"])
 
 
 def _summary_writer(log_dir: str | None):  # -> SummaryWriter | None
