@@ -77,21 +77,24 @@ def kernel(X: FloatArray, Y: FloatArray, kind: str, gamma: float) -> FloatArray:
 
 
 def mmd_vectors(
-    n_s: int, n_t: int, y_s: NDArray | None = None, y_t: NDArray | None = None
+    n_s: int, n_t: int, y_s: NDArray | None = None, y_t: NDArray | None = None,
+    keep_source_only: bool = False,
 ) -> FloatArray:
     """Columns ``e_c`` whose outer products sum to the (J)MMD matrix ``M = Σ_c e_c e_cᵀ``.
 
     Column 0 is the marginal term (``1/n_s`` on source rows, ``-1/n_t`` on target rows;
     Pan et al. 2011, Long et al. 2013 eq. 3). With labels, one column per class present
     in both domains holds ``1/n_s^c`` on source rows of class c and ``-1/n_t^c`` on target
-    rows pseudo-labelled c (Long et al. 2013 eq. 5).
+    rows pseudo-labelled c (Long et al. 2013 eq. 5). ``keep_source_only`` also keeps a column
+    for each source class no target row is labelled with, holding its source part only (MEDA's
+    code does so).
     """
     cols = [np.concatenate([np.full(n_s, 1.0 / n_s), np.full(n_t, -1.0 / n_t)])]
     if y_s is not None and y_t is not None:
         for c in np.unique(y_s):
             src, tgt = (y_s == c).astype(np.float64), (y_t == c).astype(np.float64)
-            if src.any() and tgt.any():
-                cols.append(np.concatenate([src / src.sum(), -tgt / tgt.sum()]))
+            if src.any() and (tgt.any() or keep_source_only):
+                cols.append(np.concatenate([src / src.sum(), -tgt / max(tgt.sum(), 1.0)]))
     return np.stack(cols, axis=1)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from dalib.checks import as_pair
-from dalib.shallow._kernels import DomainAdapter, Domain, FloatArray, pca_basis, resolve_k
+from dalib.shallow._kernels import DomainAdapter, Domain, FloatArray, pca_basis, resolve_k, sym_power
 
 # Below this sin θ a principal direction of P_t lies in P_s; its complement direction is
 # undefined, but every term that uses it carries a factor that vanishes with θ.
@@ -91,10 +91,9 @@ class GFK(DomainAdapter):
         R_sU2 = -residual / np.where(sines > _TINY_SINE, sines, np.inf)
         lam1, lam2, lam3 = geodesic_weights(theta)
         middle = np.block([[np.diag(lam1), np.diag(lam2)], [np.diag(lam2), np.diag(lam3)]])
-        w, V = np.linalg.eigh(middle)
         self.P_s_, self.P_t_, self.theta_ = P_s, P_t, theta
         self.basis_ = np.hstack([P_s @ U1, R_sU2])
-        self.root_ = (V * np.sqrt(np.clip(w, 0.0, None))) @ V.T
+        self.root_ = sym_power(middle, 0.5, "GFK's kernel core")
         self.k_ = k
         self.n_features_in_ = D
         return self

@@ -18,7 +18,7 @@ from sklearn.svm import LinearSVC
 
 from dalib.checks import as_matrix, as_pair
 from dalib.errors import DalibError
-from dalib.shallow._kernels import FloatArray, check_labels, kernel, l2_normalize_rows, resolve_k
+from dalib.shallow._kernels import FloatArray, check_labels, kernel, l2_normalize_rows, mmd_vectors, resolve_k
 from dalib.shallow.gfk import GFK
 
 # The authors' code sets μ to 0 below this value (and to 1 above 1).
@@ -69,13 +69,8 @@ def mmd_factors(y_s: NDArray, pseudo_t: NDArray, n_classes: int, mu: float) -> t
     rows pseudo-labelled c; a class no target row is assigned to keeps its source part (as in the
     authors' code), which pulls that class's source mean towards zero.
     """
-    n_s, n_t = len(y_s), len(pseudo_t)
-    cols, weights = [np.r_[np.full(n_s, 1.0 / n_s), np.full(n_t, -1.0 / n_t)]], [(1.0 - mu) * n_classes]
-    for c in range(n_classes):
-        src, tgt = (y_s == c).astype(np.float64), (pseudo_t == c).astype(np.float64)
-        cols.append(np.r_[src / max(src.sum(), 1.0), -tgt / max(tgt.sum(), 1.0)])
-        weights.append(mu)
-    V = np.stack(cols, axis=1)
+    V = mmd_vectors(len(y_s), len(pseudo_t), y_s, pseudo_t, keep_source_only=True)
+    weights = [(1.0 - mu) * n_classes] + [mu] * (V.shape[1] - 1)
     WG = np.asarray(weights)[:, None] * (V.T @ V)  # ‖V W Vᵀ‖²_F = tr((W VᵀV)²)
     norm = float(np.sqrt(max(np.sum(WG * WG.T), 0.0)))
     return V * (np.asarray(weights) / (norm if norm > 0 else 1.0)), V
