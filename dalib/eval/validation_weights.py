@@ -14,32 +14,17 @@ instead of producing noise.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
+import torch
 from sklearn.model_selection import StratifiedKFold
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from dalib.checks import as_pair
 from dalib.errors import DalibError
+from dalib.eval.logistic import LogisticProblems, fit_logistic, probabilities, standardised
 
 #: Weights from :func:`validation_weights` are clipped to ``[0, WEIGHT_CLIP_MAX]``.
 WEIGHT_CLIP_MAX = 20.0
 #: Inverse L2 strengths ``C`` tried for the logistic domain classifier (smallest wins ties).
 C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
-
-
-def _out_of_fold_target_probs(X: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
-                              Cs: tuple[float, ...]) -> np.ndarray:
-    """``P[j, i] = p(target | X_i)`` from the classifier with ``C = Cs[j]`` fitted on the folds
-    that exclude point ``i`` (features standardised with those folds' statistics)."""
-    P = np.empty((len(Cs), X.shape[0]))
-    for train, held in folds:
-        scaler = StandardScaler().fit(X[train])
-        X_train, X_held = scaler.transform(X[train]), scaler.transform(X[held])
-        for j, C in enumerate(Cs):
-            clf = LogisticRegression(C=C, max_iter=1000).fit(X_train, y[train])
-            P[j, held] = clf.predict_proba(X_held)[:, list(clf.classes_).index(1)]
-    return np.clip(P, 1e-12, 1.0 - 1e-12)
 
 
 def validation_weights(val_features: np.ndarray, target_features: np.ndarray, folds: int = 5,
@@ -63,6 +48,12 @@ def validation_weights(val_features: np.ndarray, target_features: np.ndarray, fo
     raw.  A classifier with no signal is shrunk to the prior, so indistinguishable domains give
     ``w ~ 1`` (mean 1.00 at ``n_v = 60``, ``d = 128``).  Needs ``n_v, n_t >= 2``.
     """
+    return validation_weights_batch([(val_features, target_features)], folds, random_state)[0]
+
+
+def _pooled(val_features: np.ndarray, target_features: np.ndarray, folds: int,
+            random_state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(X, y, fold of each row, K) of one pair: source-val rows (y = 0) then target rows (y = 1)."""
     Xv, Xt = as_pair(val_features, target_features, ("val_features", "target_features"))
     k = min(int(folds), Xv.shape[0], Xt.shape[0])
     if k < 2:
@@ -70,14 +61,55 @@ def validation_weights(val_features: np.ndarray, target_features: np.ndarray, fo
                          f"(got folds={folds}, n_v={Xv.shape[0]}, n_t={Xt.shape[0]}); pass more samples")
     X = np.vstack([Xv, Xt])
     y = np.r_[np.zeros(Xv.shape[0], dtype=int), np.ones(Xt.shape[0], dtype=int)]
-    splits = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=random_state).split(X, y))
-    with threadpool_limits(limits=1, user_api="blas"):
-        P = _out_of_fold_target_probs(X, y, splits, C_GRID)
-    log_loss = -(y * np.log(P) + (1 - y) * np.log1p(-P)).mean(axis=1)
-    q = P[int(np.argmin(log_loss))]
-    w = np.empty(Xv.shape[0])
-    for train, held in splits:
-        src = held[held < Xv.shape[0]]
-        prior = np.sum(y[train] == 0) / np.sum(y[train] == 1)
-        w[src] = q[src] / (1.0 - q[src]) * prior
-    return np.clip(w, 0.0, WEIGHT_CLIP_MAX)
+    fold = np.empty(len(X), dtype=np.int64)
+    for i, (_, held) in enumerate(StratifiedKFold(n_splits=k, shuffle=True, random_state=random_state).split(X, y)):
+        fold[held] = i
+    return X, y, fold, k
+
+
+def validation_weights_batch(pairs: list[tuple[np.ndarray, np.ndarray]], folds: int = 5,
+                             random_state: int = 0) -> list[np.ndarray]:
+    """`validation_weights` of several (val_features, target_features) pairs — the runs of a
+    vectorised batch at one epoch — with every run's K folds × ``C_GRID`` logistic regressions
+    solved together (`dalib.eval.logistic`), each ``C`` warm-started from the previous one's
+    solution (the optimum is unique, so only the path to it changes)."""
+    pooled = [_pooled(xv, xt, folds, random_state) for xv, xt in pairs]
+    out: list[np.ndarray | None] = [None] * len(pooled)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, (X, _, _, k) in enumerate(pooled):
+        groups.setdefault((k, X.shape[1]), []).append(i)
+    for (k, _), members in groups.items():
+        for i, w in zip(members, _weights_of_group([pooled[i] for i in members], k)):
+            out[i] = w
+    return out  # type: ignore[return-value]
+
+
+def _weights_of_group(pooled: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]], k: int) -> list[np.ndarray]:
+    """The weights of runs with the same K and feature dimension (rows padded to the longest run)."""
+    n_max, d = max(len(p[0]) for p in pooled), pooled[0][0].shape[1]
+    R = len(pooled)
+    X = torch.zeros(R, n_max, d, dtype=torch.float64)
+    y = torch.zeros(R, n_max, dtype=torch.float64)
+    fold = torch.full((R, n_max), -1, dtype=torch.long)
+    for r, (Xr, yr, fr, _) in enumerate(pooled):
+        X[r, :len(Xr)], y[r, :len(yr)], fold[r, :len(fr)] = torch.from_numpy(Xr), torch.from_numpy(yr), torch.from_numpy(fr)
+    valid = fold >= 0
+    train = ((fold[:, None, :] != torch.arange(k)[None, :, None]) & valid[:, None, :]).double()  # (R, K, n)
+    mean, std, basis, spectrum = standardised(X, train, valid)
+    oof = torch.empty(len(C_GRID), R, n_max, dtype=torch.float64)
+    theta = None
+    for j, C in enumerate(C_GRID):
+        problems = LogisticProblems(X, y, train, mean, std, basis, spectrum, torch.full((R, k), C, dtype=torch.float64))
+        theta = fit_logistic(problems, theta)
+        oof[j] = probabilities(problems, theta).gather(1, fold.clamp_min(0)[:, None, :])[:, 0]
+    P = oof.clamp(1e-12, 1.0 - 1e-12)
+    log_loss = (-(y * torch.log(P) + (1 - y) * torch.log1p(-P)) * valid).sum(2) / valid.sum(1)  # (|C|, R)
+    best = log_loss.argmin(0)  # ties: the first, i.e. the smallest C
+    n_src, n_tgt = (train * (1 - y)[:, None, :]).sum(2), (train * y[:, None, :]).sum(2)  # (R, K) outside each fold
+    weights = []
+    for r, (Xr, yr, fr, _) in enumerate(pooled):
+        n_v = int((yr == 0).sum())
+        q = P[best[r], r, :n_v]
+        prior = (n_src[r] / n_tgt[r])[fold[r, :n_v]]
+        weights.append(np.clip((q / (1.0 - q) * prior).numpy(), 0.0, WEIGHT_CLIP_MAX))
+    return weights

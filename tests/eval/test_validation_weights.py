@@ -23,8 +23,9 @@ def test_same_distribution_gives_mean_weight_one(n_t):
 
 
 def _brute_force_weights(xv: np.ndarray, xt: np.ndarray, folds: int = 5) -> tuple[np.ndarray, float]:
-    """Point by point: the classifier of the fold that left the point out, a hand-written
-    standardisation and sigmoid, C by out-of-fold log-loss, prior from the fitting folds."""
+    """Point by point: scikit-learn's classifier (lbfgs run to a 1e-12 gradient, the exact
+    optimum) of the fold that left the point out, a hand-written standardisation and sigmoid,
+    C by out-of-fold log-loss, prior from the fitting folds."""
     X = np.vstack([xv, xt])
     y = np.r_[np.zeros(len(xv), dtype=int), np.ones(len(xt), dtype=int)]
     fold_of = np.empty(len(X), dtype=int)
@@ -36,7 +37,7 @@ def _brute_force_weights(xv: np.ndarray, xt: np.ndarray, folds: int = 5) -> tupl
         for k in range(folds):
             fit = fold_of != k
             mu, sd = X[fit].mean(0), X[fit].std(0)
-            clf = LogisticRegression(C=C, max_iter=1000).fit((X[fit] - mu) / sd, y[fit])
+            clf = LogisticRegression(C=C, tol=1e-12, max_iter=100000).fit((X[fit] - mu) / sd, y[fit])
             for i in np.flatnonzero(~fit):
                 z = float(((X[i] - mu) / sd) @ clf.coef_[0] + clf.intercept_[0])
                 probs[C, i] = min(max(1.0 / (1.0 + np.exp(-z)), 1e-12), 1.0 - 1e-12)
@@ -56,7 +57,9 @@ def test_matches_brute_force_per_fold():
     xv, xt = rng.normal(size=(47, 3)), rng.normal(size=(83, 3)) + [0.6, 0.0, -0.3]
     expected, best = _brute_force_weights(xv, xt)
     assert C_GRID[0] < best  # a real choice of C: the data hold signal
-    np.testing.assert_allclose(validation_weights(xv, xt), expected, rtol=1e-8, atol=1e-10)
+    # the batched solver stops at a 1e-6 gradient: within 1e-5 of the exact optimum (scikit-learn's
+    # default tol=1e-4 is 4e-4 away here)
+    np.testing.assert_allclose(validation_weights(xv, xt), expected, rtol=1e-5)
 
 
 def test_recovers_gaussian_density_ratio():
