@@ -13,10 +13,15 @@ from dalib.errors import DalibError
 
 
 class _ReverseGrad(torch.autograd.Function):
+    generate_vmap_rule = True  # usable under torch.func.vmap (vectorised runs)
+
     @staticmethod
-    def forward(ctx, x: Tensor, coeff: float) -> Tensor:  # type: ignore[override]
-        ctx.coeff = coeff
+    def forward(x: Tensor, coeff: float) -> Tensor:  # type: ignore[override]
         return x.view_as(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple[Tensor, float], output: Tensor) -> None:  # type: ignore[override]
+        ctx.coeff = inputs[1]
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]

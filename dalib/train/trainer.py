@@ -21,9 +21,10 @@ from dalib.eval.metrics import predict
 from dalib.eval.selection import unsupervised_scores
 from dalib.train.multi_step import MultiStepRunner
 from dalib.train.objective import describe_nonfinite, is_finite
-from dalib.train.param_groups import frozen_norms_to_eval, param_groups
+from dalib.train.optim import make_optimizer, set_lr, training_groups
+from dalib.train.param_groups import frozen_norms_to_eval
 from dalib.train.rng_state import capture_rng, restore_rng
-from dalib.train.schedules import inverse_decay
+from dalib.train.step import TrainingStep
 
 
 Reweigher = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -137,7 +138,8 @@ class Trainer:
         self.hooks, self.augment = list(hooks), augment
         self.augment_rng = torch.Generator().manual_seed(config.seed + 2)
         terms = [t.discrepancy for t in getattr(objective, "terms", [])]
-        self.uses_target = any(d.uses_target for d in terms)
+        self.step_loss = TrainingStep(self.model, self.objective)
+        self.uses_target = self.step_loss.uses_target
         self.optimizer = self._make_optimizer([p for d in terms for p in d.anchored_parameters()])
         self.multi_step = MultiStepRunner.for_objective(self.objective, self.model, self.optimizer)
         self.epoch = 0
@@ -150,28 +152,12 @@ class Trainer:
         self._resume: dict[str, Any] | None = None
 
     def _make_optimizer(self, anchored: list[nn.Parameter]) -> torch.optim.Optimizer:
-        """All model parameters, frozen ones included (so unfreezing needs no new optimizer);
-        parameters anchored by a regulariser (L2-SP) get no weight decay."""
-        cfg = self.config
-        groups = param_groups(self.model, cfg.lr_mults, anchored)
-        extra = [p for p in self.objective.parameters() if p.requires_grad]
-        if extra:
-            groups.append({"params": extra, "lr_mult": 1.0, "no_decay": False})
-        for g in groups:
-            g["lr"] = cfg.lr * g["lr_mult"]
-            g["weight_decay"] = 0.0 if g.pop("no_decay") else cfg.weight_decay
-        if cfg.optimizer == "adam":
-            return torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                               nesterov=cfg.momentum > 0, foreach=True)
+        """All model parameters and the objective's trainable ones (`dalib.train.optim`)."""
+        return make_optimizer(training_groups(self.model, self.objective, self.config.lr_mults, anchored), self.config)
 
     def set_lr(self, progress: float) -> float:
         """Set every group's lr to lr·mult·schedule(p); returns the base lr·schedule(p)."""
-        cfg = self.config
-        factor = inverse_decay(progress, cfg.lr_alpha, cfg.lr_beta) if cfg.lr_schedule == "inverse_decay" else 1.0
-        for g in self.optimizer.param_groups:
-            g["lr"] = self.config.lr * g["lr_mult"] * factor
-        return self.config.lr * factor
+        return set_lr(self.optimizer, self.config, progress)
 
     def fit(self, source_train: Domain, source_val: Domain, target: Domain,
             source_weights: torch.Tensor | None = None, reweigher: Reweigher | None = None,
@@ -279,26 +265,15 @@ class Trainer:
         xs, ys, xt = xs.to(dev, non_blocking=True), ys.to(dev, non_blocking=True), xt.to(dev, non_blocking=True)
         if self.multi_step is not None:
             return self.multi_step.run(
-                xs, ys, xt, ws, progress, step, forward=lambda: self._forward(xs, xt),
+                xs, ys, xt, ws, progress, step, forward=lambda: self.step_loss.features(xs, xt),
                 objective=lambda f_s, z_s, f_t, z_t, w_s: self.objective(f_s, z_s, ys, f_t, z_t, progress, w_s))
-        f_s, z_s, f_t, z_t = self._forward(xs, xt)
-        loss, parts = self.objective(f_s, z_s, ys, f_t, z_t, progress, ws)
+        loss, parts = self.step_loss(xs, ys, xt, progress, ws)
         if not is_finite(loss):
             raise DalibError(describe_nonfinite(step, parts))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         return loss, parts
-
-    def _forward(self, xs: torch.Tensor, xt: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(f_s, logits_s, f_t, logits_t) from one pass over the joint batch."""
-        if self.uses_target:
-            f, logits = self.model(torch.cat([xs, xt]))
-            n = len(xs)
-            return f[:n], logits[:n], f[n:], logits[n:]
-        # no term looks at the target: it plays no part (nor in BatchNorm statistics)
-        f_s, z_s = self.model(xs)
-        return f_s, z_s, f_s[:0], z_s[:0]
 
     def _evaluate(self, epoch: int, step: int, losses: dict[str, float], source_val: Domain,
                   target: Domain, lr: float, heldout: torch.Tensor | None = None) -> EpochRecord:
