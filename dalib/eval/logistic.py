@@ -15,12 +15,17 @@ rows (σ = 1 where a feature is constant, as ``StandardScaler``):
 with ℓ(y, z) = log(1 + e^z) − y·z and n_j = Σ_i m_ji (the intercept b is not penalised). The
 standardisation is folded into the weights, x̃·w + b = x·(w/σ) + (b − μ·(w/σ)), so X is never
 copied per problem. The objective is strictly convex, so its minimiser is unique and does not
-depend on the solver or the start; L-BFGS (memory 10, Armijo backtracking) runs until every
-problem's gradient has max-norm ≤ ``tol`` (scikit-learn's lbfgs stops at 1e-4 on the same
-objective). Its initial inverse Hessian is that of Böhning's bound ℓ'' ≤ 1/4,
-B = X̃ᵀX̃/(4n) + I/(C·n) (intercept: 1/4), with X̃ᵀX̃/n taken as the run's feature correlation
-matrix: it removes the features' correlation from the conditioning, and on bottleneck features
-of Office-Caltech10 runs L-BFGS needs ~5× fewer iterations with it than without.
+depend on the solver or the start; L-BFGS (memory 5, Armijo backtracking) runs until every
+problem's gradient has max-norm ≤ ``tol`` = 1e-8 (scikit-learn's lbfgs stops at 1e-4 on the same
+objective, which leaves near-separable fits — a few dozen source-val points against a thousand
+target points in 128 dimensions — 0.4% from their optimum in the weights). Its initial inverse
+Hessian is that of Böhning's bound ℓ'' ≤ 1/4, B = X̃ᵀX̃/(4n) + I/(C·n) (intercept: 1/4), with
+X̃ᵀX̃/n taken as the run's feature correlation matrix, which removes the features' correlation
+from the conditioning; for fits still running after 8 iterations (confident predictions, where
+the bound is loose) it becomes the exact Hessian at the current point, refreshed every 8.
+On the bottleneck features of the 12 Office-Caltech10 SURF tasks (DANN, 3 epochs each) one
+epoch's 30 fits take 40 ms (scikit-learn: 134 ms) and land within 4e-5 of the exact optimum
+(scikit-learn: 4e-3).
 
 Parameters of all problems are held as θ (R, J, d + 1) = [w, b].
 """
@@ -28,6 +33,7 @@ Parameters of all problems are held as θ (R, J, d + 1) = [w, b].
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -117,28 +123,68 @@ def probabilities(p: LogisticProblems, theta: Tensor) -> Tensor:
     return torch.sigmoid(_logits(p, theta)[0])
 
 
-def fit_logistic(p: LogisticProblems, start: Tensor | None = None, tol: float = 1e-6,
-                 max_iter: int = 1000, memory: int = 10) -> Tensor:
+def _bound_inverse(p: LogisticProblems) -> Callable[[Tensor], Tensor]:
+    """q ↦ B⁻¹q for Böhning's bound B: on w, U·diag(1/(λ/4 + 1/(C·n)))·Uᵀ (U, λ: ``basis`` and
+    ``spectrum``); on b, 4."""
+    inverse_curvature = 1.0 / (p.spectrum[:, None, :] / 4 + 1.0 / (p.C * p.counts)[..., None])  # (R, J, d)
+    d = p.X.shape[2]
+
+    def apply(q: Tensor) -> Tensor:
+        w = torch.bmm(torch.bmm(q[..., :d], p.basis) * inverse_curvature, p.basis.mT)
+        return torch.cat([w, 4.0 * q[..., d:]], 2)
+    return apply
+
+
+def _hessian_inverse(p: LogisticProblems, theta: Tensor) -> Callable[[Tensor], Tensor]:
+    """q ↦ H⁻¹q for the objective's Hessian at θ, H = [X̃, 1]ᵀ·diag(m·σ(1 − σ))·[X̃, 1] / n +
+    diag(1/(C·n), …, 0) (the data part in float32: it only preconditions)."""
+    R, n, d = p.X.shape
+    J = p.C.shape[1]
+    s = torch.sigmoid(_logits(p, theta)[0])
+    weight = (s * (1 - s) * p.mask / p.counts[..., None]).float()  # (R, J, n)
+    ones = torch.ones(R, n, 1, dtype=torch.float32, device=p.X.device)
+    H = torch.empty(R, J, d + 1, d + 1, dtype=p.X.dtype, device=p.X.device)
+    for j in range(J):
+        A = torch.cat([((p.X - p.mean[:, j, None, :]) / p.std[:, j, None, :]).float(), ones], 2)  # (R, n, d + 1)
+        H[:, j] = torch.bmm((A * weight[:, j, :, None]).mT, A)
+    ridge = torch.cat([(1.0 / (p.C * p.counts))[..., None].expand(R, J, d),
+                       torch.full((R, J, 1), 1e-12, dtype=p.X.dtype, device=p.X.device)], 2)
+    factor = torch.linalg.cholesky_ex(H + torch.diag_embed(ridge))[0]
+
+    def apply(q: Tensor) -> Tensor:
+        low = torch.linalg.solve_triangular(factor, q[..., None], upper=False)
+        return torch.linalg.solve_triangular(factor.mT, low, upper=True)[..., 0]
+    return apply
+
+
+def fit_logistic(p: LogisticProblems, start: Tensor | None = None, tol: float = 1e-8,
+                 max_iter: int = 1000, memory: int = 5, refresh: int = 8) -> Tensor:
     """θ (R, J, d + 1) = [w, b] of every problem (see the module docstring), from zero or from
     ``start``. A problem stops when its gradient's max-norm is ≤ ``tol`` or, as scipy's
     L-BFGS-B that scikit-learn calls, when a step lowers its objective by less than 64·eps
-    relatively (it is flat to rounding there)."""
+    relatively (it is flat to rounding there). The initial inverse Hessian is Böhning's bound;
+    when problems are still active after ``refresh`` iterations (confident, nearly separable
+    fits, where the bound is loose), it becomes the inverse of the exact Hessian at the current
+    point, recomputed every ``refresh`` iterations, with the L-BFGS memory cleared."""
     R, n, d = p.X.shape
     J = p.C.shape[1]
     if (p.counts < 1).any():
         raise DalibError("a logistic problem has no training rows; every fold needs samples to fit on")
     theta = torch.zeros(R, J, d + 1, dtype=p.X.dtype, device=p.X.device) if start is None else start.clone()
-    inverse_curvature = 1.0 / (p.spectrum[:, None, :] / 4 + 1.0 / (p.C * p.counts)[..., None])  # (R, J, d)
+    initial = _bound_inverse(p)
     f, g = _objective(p, theta)
     ftol = 64 * torch.finfo(p.X.dtype).eps
     S: list[Tensor] = []
     Y: list[Tensor] = []
     rho: list[Tensor] = []
     active = g.abs().amax(2) > tol
-    for _ in range(max_iter):
+    for iteration in range(max_iter):
         if not active.any():
             break
-        direction = _two_loop(g, S, Y, rho, p.basis, inverse_curvature) * active[..., None]
+        if iteration and iteration % refresh == 0:
+            initial = _hessian_inverse(p, theta)
+            S, Y, rho = [], [], []
+        direction = _two_loop(g, S, Y, rho, initial) * active[..., None]
         slope = (g * direction).sum(2)
         step = torch.ones_like(f)
         accepted = ~active
@@ -171,20 +217,17 @@ def fit_logistic(p: LogisticProblems, start: Tensor | None = None, tol: float = 
     return theta
 
 
-def _two_loop(g: Tensor, S: list[Tensor], Y: list[Tensor], rho: list[Tensor], basis: Tensor,
-              inverse_curvature: Tensor) -> Tensor:
+def _two_loop(g: Tensor, S: list[Tensor], Y: list[Tensor], rho: list[Tensor],
+              initial: Callable[[Tensor], Tensor]) -> Tensor:
     """The L-BFGS direction −H·g per problem, H built from the stored (s, y) pairs (zero pairs
-    leave it unchanged) on the initial H₀ = B⁻¹ of Böhning's bound: on w, U·diag(1/(λ/4 +
-    1/(C·n)))·Uᵀ (``basis`` U (R, d, d), ``inverse_curvature`` (R, J, d)); on b, 4."""
+    leave it unchanged) on the initial inverse Hessian ``initial`` (q ↦ H₀q)."""
     q = g
     alphas = []
     for s, y, r in zip(reversed(S), reversed(Y), reversed(rho)):
         a = r * (s * q).sum(2)
         q = q - a[..., None] * y
         alphas.append(a)
-    d = basis.shape[1]
-    w = torch.bmm(torch.bmm(q[..., :d], basis) * inverse_curvature, basis.mT)
-    q = torch.cat([w, 4.0 * q[..., d:]], 2)
+    q = initial(q)
     for (s, y, r), a in zip(zip(S, Y, rho), reversed(alphas)):
         beta = r * (y * q).sum(2)
         q = q + (a - beta)[..., None] * s

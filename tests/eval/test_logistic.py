@@ -49,14 +49,14 @@ def test_matches_sklearn_at_its_optimum(C):
         np.testing.assert_allclose(got[j], _sklearn(X, y, m, C), atol=1e-7)
 
 
-def test_default_tolerance_is_within_1e5_of_the_optimum():
-    """The default stop (gradient ≤ 1e-6) that the validation weights use: probabilities within
-    1e-5 of the optimum on these ill-conditioned features (scikit-learn's default tol is 1e-4 on
-    the same objective). Kills: a looser default tolerance."""
+def test_default_tolerance_is_within_1e6_of_the_optimum():
+    """The default stop (gradient ≤ 1e-8) that the validation weights use: probabilities within
+    1e-6 of the optimum on these ill-conditioned features (scikit-learn's default tol is 1e-4 on
+    the same objective, 5e-4 away here). Kills: a looser default tolerance."""
     X, y = _data()
     p = _problems(X, y, [np.ones(len(X), bool)], [10.0])
     np.testing.assert_allclose(probabilities(p, fit_logistic(p))[0, 0].numpy(),
-                               _sklearn(X, y, np.ones(len(X), bool), 10.0), atol=1e-5)
+                               _sklearn(X, y, np.ones(len(X), bool), 10.0), atol=1e-6)
 
 
 def test_constant_feature_is_left_unscaled_like_standard_scaler():
