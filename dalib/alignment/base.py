@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import torch
 from torch import Tensor, nn
 
 
@@ -56,3 +57,10 @@ class Discrepancy(nn.Module):
         """Model parameters this term regularises toward a reference point; the trainer
         exempts them from weight decay (empty for alignment losses)."""
         return []
+
+
+def is_batched(x: Tensor) -> bool:
+    """Whether ``x`` is one run's view of a tensor inside ``torch.func.vmap`` (vectorised runs):
+    its values cannot be read, so a term skips checks of values there (the trainer's data was
+    checked when its domains were built) and keeps its checks of shapes."""
+    return bool(torch._C._functorch.is_batchedtensor(x))

@@ -62,6 +62,15 @@ def require_input(value: Tensor | None, name: str, method: str) -> Tensor:
     return value
 
 
+def _median(vals: Tensor) -> Tensor:
+    """``torch.quantile(vals, 0.5)`` of a 1-D tensor — the mean of the two middle values for an even
+    count — computed from a sort, which ``torch.func.vmap`` batches (quantile it loops over)."""
+    ordered = vals.sort().values
+    pos = 0.5 * (len(ordered) - 1)
+    lo = int(pos)
+    return torch.lerp(ordered[lo], ordered[min(lo + 1, len(ordered) - 1)], pos - lo)
+
+
 def _sq_dists(a: Tensor, b: Tensor) -> Tensor:
     """Squared Euclidean distances (n_a, n_b) via ‖a‖² + ‖b‖² − 2a·b, clamped at 0."""
     d2 = (a * a).sum(1, keepdim=True) + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
@@ -103,7 +112,7 @@ class MultiKernel(abc.ABC):
             if self.bandwidth == "mean":
                 est = vals.mean()
             else:
-                est = torch.quantile(vals, 0.5) if vals.numel() <= 2 ** 24 else vals.median()
+                est = _median(vals) if vals.numel() <= 2 ** 24 else vals.median()
                 est = torch.where(est > 0, est, vals.mean())
             return torch.where(est > 0, est, torch.ones_like(est))
 

@@ -20,10 +20,41 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from dalib.alignment.base import Discrepancy
+from dalib.alignment.base import Discrepancy, is_batched
 from dalib.alignment.mmd import _sq_dists, check_features, require_input
 from dalib.alignment.registry import register
 from dalib.errors import DalibError
+
+
+def _uniform_plan(cost: np.ndarray) -> np.ndarray:
+    """``ot.emd`` with uniform marginals on one finite (n_s, n_t) float64 cost."""
+    if not np.isfinite(cost).all():
+        raise DalibError("deepjdot: the transport cost has NaN/inf entries; lower the learning rate "
+                         "or check the features")
+    import ot  # POT (and the scikit-learn it imports) only when an OT method runs
+
+    n_s, n_t = cost.shape
+    return ot.emd(np.full(n_s, 1.0 / n_s), np.full(n_t, 1.0 / n_t), np.ascontiguousarray(cost))
+
+
+@torch.library.custom_op("dalib::uniform_ot_plan", mutates_args=())
+def _plan_op(cost: Tensor) -> Tensor:
+    """The exact plan of a float64 CPU cost (n_s, n_t); an op so that ``torch.func.vmap``
+    (vectorised runs) can call POT once per run (`_plan_vmap`)."""
+    return torch.from_numpy(_uniform_plan(cost.numpy()))
+
+
+@_plan_op.register_fake
+def _plan_fake(cost: Tensor) -> Tensor:
+    return torch.empty_like(cost)
+
+
+def _plan_vmap(info, in_dims: tuple[int | None], cost: Tensor) -> tuple[Tensor, int]:  # noqa: ANN001
+    cost = cost.movedim(in_dims[0], 0) if in_dims[0] is not None else cost.expand(info.batch_size, *cost.shape)
+    return torch.stack([torch.from_numpy(_uniform_plan(c.numpy())) for c in cost]), 0
+
+
+_plan_op.register_vmap(_plan_vmap)
 
 
 def deepjdot_coupling(cost: Tensor) -> Tensor:
@@ -34,15 +65,8 @@ def deepjdot_coupling(cost: Tensor) -> Tensor:
     if cost.dim() != 2 or cost.shape[0] == 0 or cost.shape[1] == 0:
         raise DalibError(f"deepjdot: cost must be a non-empty (n_s, n_t) matrix, got shape "
                          f"{tuple(cost.shape)}")
-    c = cost.detach().to("cpu", torch.float64).numpy()
-    if not np.isfinite(c).all():
-        raise DalibError("deepjdot: the transport cost has NaN/inf entries; lower the learning rate "
-                         "or check the features")
-    import ot  # POT (and the scikit-learn it imports) only when an OT method runs
-
-    n_s, n_t = c.shape
-    gamma = ot.emd(np.full(n_s, 1.0 / n_s), np.full(n_t, 1.0 / n_t), np.ascontiguousarray(c))
-    return torch.as_tensor(gamma, dtype=cost.dtype, device=cost.device)
+    gamma = _plan_op(cost.detach().to("cpu", torch.float64))
+    return gamma.to(dtype=cost.dtype, device=cost.device)
 
 
 def deepjdot_cost(f_s: Tensor, f_t: Tensor, y_s: Tensor, logits_t: Tensor,
@@ -82,7 +106,7 @@ class DeepJDOT(Discrepancy):
         if y_s.shape != (len(f_s),):
             raise DalibError(f"deepjdot: y_s has shape {tuple(y_s.shape)}, expected ({len(f_s)},); "
                              f"pass one integer label per source sample")
-        if len(y_s) and (int(y_s.min()) < 0 or int(y_s.max()) >= logits_t.shape[1]):
+        if len(y_s) and not is_batched(y_s) and (int(y_s.min()) < 0 or int(y_s.max()) >= logits_t.shape[1]):
             raise DalibError(f"deepjdot: source labels must lie in [0, {logits_t.shape[1]}); check "
                              f"the label encoding")
         cost = deepjdot_cost(f_s, f_t, y_s.long(), logits_t, self.alpha, self.beta)

