@@ -291,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reweight-every", help="re-estimate the weights on the learned features every K epochs "
                    "(default 0: once, on the inputs)")
     p.add_argument("--device", help="cpu (default), cuda, cuda:N or mps")
+    p.add_argument("--vectorize", help="auto (default): runs that differ only in task and seed train as one "
+                   "vectorised model, up to 18 per batch on the CPU, 128 on a GPU; N: at most N per batch; "
+                   "off: every run alone")
     p.add_argument("--tensorboard", action="store_true", help="write a TensorBoard run directory per run")
     p.add_argument("--progress", action="store_true", help="show a progress bar for every run's steps")
     p.add_argument("--no-target-only", dest="target_only", action="store_false",

@@ -11,7 +11,9 @@ hyper-parameters, seed); its *setting* (`run_setting`) says what produced the nu
   the registry's defaults and the overrides;
 * ``plugins``: the sha256 of each file outside dalib that defines one of those terms;
 * ``instance_weights``: the weight estimator, its parameters and the re-estimation period;
-* ``versions`` (dalib, torch; scikit-learn for shallow runs) and ``device``.
+* ``versions`` (dalib, torch; scikit-learn for shallow runs) and ``device``;
+* ``execution``: ``"vectorized"`` for a run trained in a vectorised batch (`dalib.bench.vector_run`;
+  its numbers equal the single run's up to float rounding), absent for a single run.
 
 Shallow runs have ``shallow`` (method and adapter parameters), ``input_trunk`` (the profile
 fields that make cached-trunk features, None without a trunk) and ``target_classes`` (the
@@ -35,7 +37,7 @@ from dalib.bench.hparams import constructor_params, estimator_class, shallow_ada
 from dalib.errors import DalibError
 
 if TYPE_CHECKING:
-    from dalib.bench.run import RunSpec
+    from dalib.bench.spec import RunSpec
 
 _DALIB_DIR = Path(dalib.__file__).resolve().parent
 
@@ -116,8 +118,11 @@ def run_setting(spec: RunSpec, dataset: dict[str, Any]) -> dict[str, Any]:
         estimator = constructor_params(estimator_class(spec.weights))
         weights = {"estimator": spec.weights, "reweight_every": spec.reweight_every,
                    "params": _params(estimator, overrides.get("weights", {}))}
-    return {"dataset": dataset, "versions": _versions("torch"), "device": spec.device, "profile": profile,
-            "terms": terms, "plugins": plugins, "instance_weights": weights}
+    setting = {"dataset": dataset, "versions": _versions("torch"), "device": spec.device, "profile": profile,
+               "terms": terms, "plugins": plugins, "instance_weights": weights}
+    if spec.vectorized:  # another sequence of float operations than the single run's
+        setting["execution"] = "vectorized"
+    return setting
 
 
 def canonical_json(value: Any) -> str:

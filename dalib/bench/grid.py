@@ -12,10 +12,12 @@ device, profile) differ from this grid's, which one table would mix — the grid
 any run with one line naming the first difference (`dalib.bench.mixing.find_mixing`): use a
 new output folder for a new setting.
 
-Backends: ``"local"`` runs serially in this process (``workers=1``) or in ``workers`` spawned
-processes; ``"ray"`` submits one Ray task per run (``ray.init(num_cpus=workers)`` locally,
+Work is cut into units (`plan_units`): one run, or a batch of vectorised runs that train as one
+model (`dalib.bench.vector_run`). Backends: ``"local"`` runs them serially in this process
+(``workers=1``) or in ``workers`` spawned processes, longest unit first; ``"ray"`` submits one
+Ray task per unit (``ray.init(num_cpus=workers)`` locally,
 or ``ray.init(address=ray_address)`` for a cluster whose nodes have dalib, the data root and
-the plugin files at the same paths). Every backend runs the same `execute_spec`, with torch
+the plugin files at the same paths). Every backend runs the same `execute_unit`, with torch
 limited to ``RunOptions.threads`` threads, so a seed gives the same numbers on each.
 """
 
@@ -24,14 +26,15 @@ from __future__ import annotations
 import multiprocessing
 from contextlib import closing
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from dalib.bench.fingerprint import dataset_identity, fingerprint, run_setting
 from dalib.bench.mixing import RunEntry, find_mixing
-from dalib.bench.run import RunOptions, RunSpec, execute, write_json_atomic
+from dalib.bench.atomic import write_json_atomic
+from dalib.bench.spec import RunOptions, RunSpec
 from dalib.bench.store import ResultsStore, store_path
 from dalib.data.catalog import load_dataset
 from dalib.data.tasks import Task, select_tasks, target_only_problem
@@ -70,21 +73,71 @@ def record_path(out: Path, spec: RunSpec | str) -> Path:
 
 
 def execute_spec(source: GridSource, spec: RunSpec, options: RunOptions) -> dict[str, Any]:
-    """Run one spec and return its record; the same function runs on every backend."""
+    """Run one spec and return its record."""
+    return execute_unit(source, (spec,), options)[0]
+
+
+Unit = tuple[RunSpec, ...]  # one run, or the runs of one vectorised batch
+
+
+def execute_unit(source: GridSource, unit: Unit, options: RunOptions) -> list[dict[str, Any]]:
+    """Run one unit (a single run, or a vectorised batch trained as one model) and return its
+    records; the same function runs on every backend."""
     from dalib.plugins import load_plugins  # workers load the same plugins as the parent
 
     load_plugins(list(source.plugins))
-    return execute(spec, _tasks(source)[spec.task], options)
+    tasks = _tasks(source)
+    if len(unit) == 1 and not unit[0].vectorized:
+        from dalib.bench.run import execute  # the trainer, models and scikit-learn: imported by the first run
+
+        return [execute(unit[0], tasks[unit[0].task], options)]
+    from dalib.bench.vector_run import execute_group
+
+    _say(f"  training {len(unit)} runs of {unit[0].label} ({', '.join(sorted({s.task for s in unit}))}) "
+         "as one vectorised model")
+    return execute_group(list(unit), [tasks[s.task] for s in unit], options)
 
 
-def _serial(source: GridSource, todo: list[RunSpec], options: RunOptions, **_: Any) -> Iterator[dict[str, Any]]:
-    for spec in todo:
-        yield execute_spec(source, spec, options)
+def _batch_key(spec: RunSpec) -> RunSpec:
+    """What the runs of one vectorised batch share: everything but task and seed."""
+    return replace(spec, task="", seed=0)
 
 
-def _processes(source: GridSource, todo: list[RunSpec], options: RunOptions, workers: int,
+def _cost(unit: Unit) -> float:
+    """Relative cost of a unit (runs × time per step of its method), to start the longest first."""
+    from dalib.method_costs import RELATIVE_STEP_TIME
+
+    parts = [] if unit[0].method in ("source_only", TARGET_ONLY) else unit[0].method.split("+")
+    return len(unit) * (1.0 + sum(RELATIVE_STEP_TIME.get(p, 2.0) - 1.0 for p in parts))
+
+
+def plan_units(specs: list[RunSpec], finished: set[str], max_batch: int) -> list[Unit]:
+    """The units that run the unfinished ``specs``: vectorised specs in batches of at most
+    ``max_batch`` runs sharing everything but task and seed, cut from the whole planned list (so
+    a resumed grid trains each run in the batch it had), the others alone; longest first."""
+    batches: dict[RunSpec, list[RunSpec]] = {}
+    units: list[Unit] = []
+    for spec in specs:
+        if spec.vectorized:
+            batches.setdefault(_batch_key(spec), []).append(spec)
+        elif spec.key not in finished:
+            units.append((spec,))
+    for members in batches.values():
+        for start in range(0, len(members), max_batch):
+            todo = tuple(s for s in members[start:start + max_batch] if s.key not in finished)
+            if todo:
+                units.append(todo)
+    return sorted(units, key=_cost, reverse=True)
+
+
+def _serial(source: GridSource, units: list[Unit], options: RunOptions, **_: Any) -> Iterator[dict[str, Any]]:
+    for unit in units:
+        yield from execute_unit(source, unit, options)
+
+
+def _processes(source: GridSource, units: list[Unit], options: RunOptions, workers: int,
                **_: Any) -> Iterator[dict[str, Any]]:
-    """Records of ``todo`` from spawned worker processes, in order of completion.
+    """Records of ``units`` from spawned worker processes, in order of completion.
 
     After a failed run, queued runs are cancelled, running ones are still collected, and
     then the first error is raised.
@@ -92,7 +145,7 @@ def _processes(source: GridSource, todo: list[RunSpec], options: RunOptions, wor
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     error: BaseException | None = None
     try:
-        pending: set[Future[dict[str, Any]]] = {pool.submit(execute_spec, source, s, options) for s in todo}
+        pending: set[Future[list[dict[str, Any]]]] = {pool.submit(execute_unit, source, u, options) for u in units}
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in finished:
@@ -103,7 +156,7 @@ def _processes(source: GridSource, todo: list[RunSpec], options: RunOptions, wor
                     for other in pending:
                         other.cancel()
                     continue
-                yield fut.result()
+                yield from fut.result()
     finally:  # also on Ctrl-C or a failed store: drop the queued runs instead of waiting for them
         pool.shutdown(wait=True, cancel_futures=True)
     if error is not None:
@@ -118,9 +171,9 @@ def _import_ray() -> Any:
     return ray
 
 
-def _ray(source: GridSource, todo: list[RunSpec], options: RunOptions, workers: int,
+def _ray(source: GridSource, units: list[Unit], options: RunOptions, workers: int,
          ray_address: str | None = None) -> Iterator[dict[str, Any]]:
-    """Records of ``todo`` from Ray tasks, in order of completion (via ``ray.wait``).
+    """Records of ``units`` from Ray tasks, in order of completion (via ``ray.wait``).
 
     After a failed run the other tasks are cancelled (records that already arrived are still
     yielded), then the first error is raised. Shuts Ray down only if this call started it.
@@ -135,12 +188,12 @@ def _ray(source: GridSource, todo: list[RunSpec], options: RunOptions, workers: 
     error: BaseException | None = None
     pending: list[Any] = []
     try:
-        task = ray.remote(num_cpus=1)(execute_spec)
-        pending = [task.remote(source, s, options) for s in todo]
+        task = ray.remote(num_cpus=1)(execute_unit)
+        pending = [task.remote(source, u, options) for u in units]
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             try:
-                record = ray.get(ready[0])
+                records = ray.get(ready[0])
             except ray.exceptions.TaskCancelledError:
                 continue
             except ray.exceptions.RayTaskError as err:
@@ -149,7 +202,7 @@ def _ray(source: GridSource, todo: list[RunSpec], options: RunOptions, workers: 
                 for ref in pending:
                     ray.cancel(ref)
                 continue
-            yield record
+            yield from records
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
@@ -186,12 +239,15 @@ def _drop_unsplittable_references(source: GridSource, specs: list[RunSpec],
 
 def run_grid(source: GridSource, specs: list[RunSpec], out: Path, options: RunOptions,
              workers: int = 1, on_done: OnDone | None = None, *, backend: str = "local",
-             ray_address: str | None = None, log: Callable[[str], None] | None = _say) -> list[dict[str, Any]]:
+             ray_address: str | None = None, log: Callable[[str], None] | None = _say,
+             max_batch: int = 18) -> list[dict[str, Any]]:
     """Run every spec not yet in ``OUT/results.sqlite``; return all records (stored and new) in spec order.
 
     ``on_done(record, done, total)`` is called after each new run is stored; ``log`` gets
     one line saying how many runs were already finished when some were, and one note per
     target-only reference skipped because its target is too small to split (None: silent).
+    Specs with ``vectorized`` set train in batches of at most ``max_batch`` runs as one model
+    (`plan_units`); a batch's records are stored as it finishes.
     """
     if backend not in BACKENDS:
         raise DalibError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
@@ -219,7 +275,8 @@ def run_grid(source: GridSource, specs: list[RunSpec], out: Path, options: RunOp
                 write_json_atomic(record_path(out, spec), store.records([spec.key])[0])
         if todo:
             runner = _runner(backend, workers)
-            with closing(runner(source, todo, options, workers=workers, ray_address=ray_address)) as new_records:
+            units = plan_units(specs, finished, max_batch)
+            with closing(runner(source, units, options, workers=workers, ray_address=ray_address)) as new_records:
                 for record in new_records:
                     record = {**record, "grid": grids[record["key"]], **identity[record["key"]]}
                     store.put(record)

@@ -10,14 +10,14 @@ estimators × grid points × tasks × seeds); `run_bench` runs the plan with `ru
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from dalib.bench.config import BenchConfig
 from dalib.bench.grid import GridSource, OnDone, run_grid
 from dalib.bench.hparams import grid_settings, hp_targets
-from dalib.bench.run import RunOptions, RunSpec
+from dalib.bench.spec import RunOptions, RunSpec
 from dalib.errors import DalibError
 
 
@@ -66,6 +66,11 @@ def plan_bench(config: BenchConfig) -> BenchPlan:
     except DalibError as err:
         raise DalibError(f"--tasks {','.join(config.tasks)}: {err}") from None
     specs = plan_runs(config, [t.ascii_name for t in chosen])
+    if config.max_batch and not (config.tensorboard or config.progress):  # per-run logs need single runs
+        from dalib.bench.vector_run import vectorizable
+
+        by_name = {t.ascii_name: t for t in chosen}
+        specs = [replace(s, vectorized=True) if vectorizable(s, by_name[s.task]) is None else s for s in specs]
     _check_target_classes(specs, chosen[0])
     return BenchPlan(config, source, [t.ascii_name for t in chosen], specs)
 
@@ -87,4 +92,4 @@ def run_bench(plan: BenchPlan, on_done: OnDone | None = None,
     options = RunOptions(log_root=str(out / "tensorboard") if config.tensorboard else None,
                          progress_bar=config.progress, threads=config.threads)
     return run_grid(plan.source, plan.specs, out, options, config.workers, on_done,
-                    backend=config.backend, ray_address=config.ray_address, log=log)
+                    backend=config.backend, ray_address=config.ray_address, log=log, max_batch=max(config.max_batch, 1))

@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 import dalib
 from dalib.bench.atomic import write_json_atomic  # noqa: F401  (re-exported for grid, finetune)
 from dalib.bench.profiles import Profile
-from dalib.bench.values import format_value
+from dalib.bench.spec import RunOptions, RunSpec  # noqa: F401  (re-exported: the API of a run)
 from dalib.bench.shallow_names import is_shallow
 from dalib.bench.shallow_run import execute_shallow
 from dalib.bench.trunk_run import prepare_trunk
@@ -29,61 +29,7 @@ from dalib.models.weight_files import weights_sha256
 from dalib.reweighting import effective_sample_size, estimate_weights
 from dalib.train.objective import Objective
 from dalib.train.param_groups import backbone_lr_mults
-from dalib.train.trainer import TrainConfig, Trainer, seed_everything
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """What a run is; ``key`` names its record file.
-
-    ``grid_axes`` names the ``TERM.NAME`` of ``hparams`` that come from a ``--grid`` (tables
-    select over them per task); the others are one-off settings. Everything else that
-    changes the numbers (dataset files, term defaults, plugin code, versions) is in the
-    record's fingerprint (`dalib.bench.fingerprint`), which the results store compares.
-    """
-
-    dataset: str
-    task: str
-    method: str
-    seed: int
-    profile: Profile
-    hparams: tuple[tuple[str, str, Any], ...] = ()
-    device: str = "cpu"
-    weights: str = ""
-    reweight_every: int = 0
-    grid_axes: tuple[str, ...] = ()
-
-    @property
-    def label(self) -> str:
-        """The table row: the method, plus ``+w:<estimator>`` for instance-weighted runs."""
-        if not self.weights:
-            return self.method
-        every = f"@{self.reweight_every}ep" if self.reweight_every else ""
-        return f"{self.method}+w:{self.weights}{every}"
-
-    @property
-    def key(self) -> str:
-        """``dataset/task/label[,TERM.NAME=V…][,grid:TERM.NAME=V…]/seedN``; a folder dataset
-        of your own counts by its last path part."""
-        hp = "".join(f",{'grid:' if f'{t}.{k}' in self.grid_axes else ''}{t}.{k}={format_value(v)}"
-                     for t, k, v in self.hparams)
-        return f"{Path(self.dataset).name}/{self.task}/{self.label}{hp}/seed{self.seed}"
-
-    def overrides(self) -> dict[str, dict[str, Any]]:
-        """Hyper-parameter overrides grouped by term name."""
-        out: dict[str, dict[str, Any]] = {}
-        for term, name, value in self.hparams:
-            out.setdefault(term, {})[name] = value
-        return out
-
-
-@dataclass
-class RunOptions:
-    """Execution settings that do not change a run's numbers' identity."""
-
-    log_root: str | None = None
-    progress_bar: bool = False
-    threads: int = 1
+from dalib.train.trainer import History, TrainConfig, Trainer, seed_everything
 
 
 def execute(spec: RunSpec, task: Task, options: RunOptions,
@@ -99,12 +45,40 @@ def execute(spec: RunSpec, task: Task, options: RunOptions,
         return _execute(spec, task, options, keep_model)
 
 
-def _execute(spec: RunSpec, task: Task, options: RunOptions,
-             keep_model: dict[str, Any] | None) -> dict[str, Any]:
-    header = {"key": spec.key, "dataset": spec.dataset, "task": spec.task, "task_name": task.name,
-              "source": task.source.name, "target": task.target.name, "method": spec.label,
-              "seed": spec.seed, "hparams": [list(h) for h in spec.hparams], "dalib_version": dalib.__version__,
-              "spec": {"method": spec.method, "weights": spec.weights, "reweight_every": spec.reweight_every}}
+@dataclass
+class PreparedRun:
+    """A deep run built and ready to train: what `_execute` hands the trainer, and what the
+    record needs afterwards. ``dropout_state`` is torch's global RNG state right after the model
+    and terms were built (where the run's dropout draws begin; `dalib.train.vectorized`)."""
+
+    spec: RunSpec
+    header: dict[str, Any]
+    profile: Profile
+    task: Task
+    source_train: Domain
+    source_val: Domain
+    target: Domain
+    heldout: np.ndarray
+    model: Classifier
+    objective: Objective
+    config: TrainConfig
+    augment: Any
+    dropout_state: torch.Tensor
+    log_dir: str | None
+
+
+def _header(spec: RunSpec, task: Task) -> dict[str, Any]:
+    return {"key": spec.key, "dataset": spec.dataset, "task": spec.task, "task_name": task.name,
+            "source": task.source.name, "target": task.target.name, "method": spec.label,
+            "seed": spec.seed, "hparams": [list(h) for h in spec.hparams], "dalib_version": dalib.__version__,
+            "spec": {"method": spec.method, "weights": spec.weights, "reweight_every": spec.reweight_every,
+                     "vectorized": spec.vectorized}}
+
+
+def prepare_run(spec: RunSpec, task: Task, options: RunOptions) -> PreparedRun | dict[str, Any]:
+    """Seed, split the data and build the model, terms and training settings of ``spec`` (a
+    shallow run is executed here and its record returned instead)."""
+    header = _header(spec, task)
     seed_everything(spec.seed)
     prof = spec.profile.with_overrides(**spec.overrides().get("profile", {}))
     task, prof, backbone = prepare_trunk(prof, task, is_shallow(spec.method), spec.device)  # Profile.trunk
@@ -122,28 +96,48 @@ def _execute(spec: RunSpec, task: Task, options: RunOptions,
     model = build_model(prof, source_train, task.source.num_classes, backbone)
     term_hparams = {k: v for k, v in spec.overrides().items() if k not in ("profile", "weights")}
     terms = build_terms(resolve_method(spec.method), model.feature_dim, model.num_classes, term_hparams, model)
+    dropout_state = torch.get_rng_state()
     log_dir = str(Path(options.log_root) / spec.key) if options.log_root else None
     config = TrainConfig(epochs=prof.epochs, iters_per_epoch=prof.iters_per_epoch, batch_size=prof.batch_size, lr=prof.lr,
                          lr_alpha=prof.lr_alpha, lr_beta=prof.lr_beta,
                          weight_decay=prof.weight_decay, optimizer=prof.optimizer, seed=spec.seed,
                          device=spec.device, log_dir=log_dir, progress_bar=options.progress_bar,
                          lr_mults=backbone_lr_mults(prof.applied_backbone_lr_mult))
-    trainer = Trainer(model, Objective(terms), config, augment=get_augmentation(prof.augment))
+    return PreparedRun(spec, header, prof, task, source_train, source_val, target, heldout, model, Objective(terms),
+                       config, get_augmentation(prof.augment), dropout_state, log_dir)
+
+
+def finish_run(run: PreparedRun, history: History, ess: float | None = None) -> dict[str, Any]:
+    """The record of a trained run: its settings, per-epoch history and domain distances."""
+    prof = run.profile
+    return {**run.header, "profile": asdict(prof), "n_source_train": len(run.source_train),
+            "n_source_val": len(run.source_val), "n_target": len(run.target), "log_dir": run.log_dir,
+            "weights": run.spec.weights or None, "ess_fraction": ess,
+            "weights_sha256": weights_sha256(prof.backbone, prof.weights),
+            **domain_distances(run.model, run.source_train, run.target), **history.to_dict()}
+
+
+def _execute(spec: RunSpec, task: Task, options: RunOptions,
+             keep_model: dict[str, Any] | None) -> dict[str, Any]:
+    if spec.vectorized:  # a run of a vectorised batch, alone (e.g. the t-SNE re-run of `dalib report`)
+        from dalib.bench.vector_run import execute_group
+
+        return execute_group([spec], [task], options, keep_model)[0]
+    run = prepare_run(spec, task, options)
+    if not isinstance(run, PreparedRun):
+        return run
+    trainer = Trainer(run.model, run.objective, run.config, augment=run.augment)
     weights, reweigher, ess = None, None, None
     if spec.weights:
         reweigher = partial(estimate_weights, spec.weights, **spec.overrides().get("weights", {}))
-        f_s, f_t = _weighting_inputs(model, source_train, target)
+        f_s, f_t = _weighting_inputs(run.model, run.source_train, run.target)
         w = reweigher(f_s, f_t)
         weights, ess = torch.as_tensor(w), effective_sample_size(w) / len(w)
-    history = trainer.fit(source_train, source_val, target, weights, reweigher, spec.reweight_every,
-                          torch.as_tensor(heldout))
+    history = trainer.fit(run.source_train, run.source_val, run.target, weights, reweigher, spec.reweight_every,
+                          torch.as_tensor(run.heldout))
     if keep_model is not None:
-        keep_model["model"], keep_model["task"] = model, task
-    return {**header, "profile": asdict(prof), "n_source_train": len(source_train),
-            "n_source_val": len(source_val), "n_target": len(target), "log_dir": log_dir,
-            "weights": spec.weights or None, "ess_fraction": ess,
-            "weights_sha256": weights_sha256(prof.backbone, prof.weights),
-            **domain_distances(model, source_train, target), **history.to_dict()}
+        keep_model["model"], keep_model["task"] = run.model, run.task
+    return finish_run(run, history, ess)
 
 
 def build_model(prof: Profile, domain: Domain, num_classes: int,
@@ -162,7 +156,8 @@ def spec_of(record: dict[str, Any], device: str = "cpu") -> RunSpec:
     prof["hidden"] = tuple(prof["hidden"])
     return RunSpec(record["dataset"], record["task"], record["spec"]["method"], record["seed"],
                    Profile(**prof), tuple(tuple(h) for h in record["hparams"]), device,
-                   record["spec"]["weights"], record["spec"]["reweight_every"], tuple(record.get("grid", ())))
+                   record["spec"]["weights"], record["spec"]["reweight_every"], tuple(record.get("grid", ())),
+                   bool(record["spec"].get("vectorized", False)))
 
 
 def train_model(spec: RunSpec, task: Task) -> tuple[torch.nn.Module, dict[str, Any], Task]:

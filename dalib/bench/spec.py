@@ -1,0 +1,71 @@
+"""What a bench run is (`RunSpec`) and how it executes (`RunOptions`), without the code that runs it.
+
+Planning a grid (configs, fingerprints, the results store) needs only these; `dalib.bench.run`
+executes a spec and imports the trainer, the models and scikit-learn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dalib.bench.profiles import Profile
+from dalib.bench.values import format_value
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What a run is; ``key`` names its record file.
+
+    ``grid_axes`` names the ``TERM.NAME`` of ``hparams`` that come from a ``--grid`` (tables
+    select over them per task); the others are one-off settings. Everything else that
+    changes the numbers (dataset files, term defaults, plugin code, versions) is in the
+    record's fingerprint (`dalib.bench.fingerprint`), which the results store compares.
+    ``vectorized`` runs it in a batch of runs trained as one model (`dalib.bench.vector_run`):
+    the same run, equal to its single run up to float rounding, so it is part of the fingerprint.
+    """
+
+    dataset: str
+    task: str
+    method: str
+    seed: int
+    profile: Profile
+    hparams: tuple[tuple[str, str, Any], ...] = ()
+    device: str = "cpu"
+    weights: str = ""
+    reweight_every: int = 0
+    grid_axes: tuple[str, ...] = ()
+    vectorized: bool = False
+
+    @property
+    def label(self) -> str:
+        """The table row: the method, plus ``+w:<estimator>`` for instance-weighted runs."""
+        if not self.weights:
+            return self.method
+        every = f"@{self.reweight_every}ep" if self.reweight_every else ""
+        return f"{self.method}+w:{self.weights}{every}"
+
+    @property
+    def key(self) -> str:
+        """``dataset/task/label[,TERM.NAME=V…][,grid:TERM.NAME=V…]/seedN``; a folder dataset
+        of your own counts by its last path part."""
+        hp = "".join(f",{'grid:' if f'{t}.{k}' in self.grid_axes else ''}{t}.{k}={format_value(v)}"
+                     for t, k, v in self.hparams)
+        return f"{Path(self.dataset).name}/{self.task}/{self.label}{hp}/seed{self.seed}"
+
+    def overrides(self) -> dict[str, dict[str, Any]]:
+        """Hyper-parameter overrides grouped by term name."""
+        out: dict[str, dict[str, Any]] = {}
+        for term, name, value in self.hparams:
+            out.setdefault(term, {})[name] = value
+        return out
+
+
+@dataclass
+class RunOptions:
+    """Execution settings that do not change a run's numbers' identity."""
+
+    log_root: str | None = None
+    progress_bar: bool = False
+    threads: int = 1

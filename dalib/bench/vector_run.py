@@ -1,0 +1,84 @@
+"""Bench runs trained as one vectorised model: which runs can, and a batch of them → records.
+
+Runs of one dataset, method, hyper-parameters and profile that differ only in task and seed
+have models of the same shape; `execute_group` builds each exactly as its single run would
+(`dalib.bench.run.prepare_run`: seed, splits, model, terms) and trains them together with
+`dalib.train.vectorized.VectorizedTrainer`. A run's record is the one its single run writes,
+plus ``batch`` (the keys trained together, in order: re-running that batch reproduces every
+number exactly) and ``spec.vectorized``; its ``seconds`` are the batch's wall time ÷ R.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from threadpoolctl import threadpool_limits
+
+from dalib.bench.run import PreparedRun, RunOptions, RunSpec, finish_run, prepare_run
+from dalib.bench.shallow_names import is_shallow
+from dalib.data.tasks import Task
+from dalib.errors import DalibError
+from dalib.methods import resolve_method
+from dalib.train.trainer import steps_per_epoch
+from dalib.train.vectorized import VectorizedTrainer, VectorRun
+
+
+def vectorizable(spec: RunSpec, task: Task) -> str | None:
+    """None when ``spec`` can train in a vectorised batch, else why not (a short phrase):
+    deep methods of single-step terms on the MLP of in-memory features or on a frozen cached
+    trunk, without instance weights."""
+    if is_shallow(spec.method):
+        return "a shallow method"
+    if spec.weights:
+        return "instance weights"
+    prof = spec.profile.with_overrides(**spec.overrides().get("profile", {}))
+    if prof.trunk not in ("", "frozen"):
+        return f"trunk {prof.trunk}"
+    if not prof.trunk and (prof.backbone != "mlp" or task.source.tensors is None or task.target.tensors is None):
+        return f"backbone {prof.backbone} on data read from files"
+    for entry in resolve_method(spec.method).entries:
+        cls = entry.cls
+        if getattr(cls, "multi_step", False):
+            return f"{entry.name} runs its own update steps"
+        if getattr(cls, "needs_model", False):
+            return f"{entry.name} holds the model"
+        if not getattr(cls, "vectorizable", True):
+            return f"{entry.name} sets vectorizable = False"
+    return None
+
+
+def _shape_key(run: PreparedRun) -> tuple[int, int, int]:
+    """(steps per epoch, source batch, target batch): runs of one batch need the same."""
+    cfg = run.config
+    iters = cfg.iters_per_epoch or steps_per_epoch(len(run.source_train), cfg.batch_size)
+    return iters, min(cfg.batch_size, len(run.source_train)), min(cfg.batch_size, len(run.target))
+
+
+def execute_group(specs: list[RunSpec], tasks: list[Task], options: RunOptions,
+                  keep_model: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Train ``specs`` (vectorizable, one method and setting) with ``tasks[i]`` the data of
+    ``specs[i]``, as one model per group of equal batch shapes; their records, in order.
+    ``keep_model`` receives the trained model and task of the run whose key it holds under
+    ``"key"`` (default: the first), as `dalib.bench.run.execute` does."""
+    torch.set_num_threads(options.threads)
+    with threadpool_limits(limits=options.threads):
+        prepared = [prepare_run(s, t, options) for s, t in zip(specs, tasks)]
+        if not all(isinstance(p, PreparedRun) for p in prepared):
+            raise DalibError("a vectorised batch holds a shallow run; shallow methods run one at a time")
+        groups: dict[tuple[int, int, int], list[int]] = {}
+        for i, run in enumerate(prepared):
+            groups.setdefault(_shape_key(run), []).append(i)  # type: ignore[arg-type]
+        records: list[dict[str, Any] | None] = [None] * len(prepared)
+        for members in groups.values():
+            runs = [prepared[i] for i in members]
+            trainer = VectorizedTrainer([VectorRun(r.spec.key, r.model, r.objective, r.config, r.source_train,
+                                                   r.source_val, r.target, r.dropout_state,
+                                                   torch.as_tensor(r.heldout), r.augment) for r in runs])
+            batch = [r.spec.key for r in runs]
+            for i, run, history in zip(members, runs, trainer.fit()):
+                records[i] = {**finish_run(run, history), "batch": batch}
+    if keep_model is not None:
+        kept = next(p for p in prepared if p.spec.key == keep_model.get("key", specs[0].key))  # type: ignore[union-attr]
+        keep_model["model"], keep_model["task"] = kept.model, kept.task  # type: ignore[union-attr]
+    return records  # type: ignore[return-value]
