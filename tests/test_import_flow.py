@@ -169,3 +169,34 @@ def test_light_shallow_names_match_the_estimators():
 
     assert set(shallow_names.ADAPTERS) == set(SHALLOW_METHODS)
     assert set(shallow_names.WEIGHTINGS) == set(WEIGHT_ESTIMATORS)
+
+
+FIRST_RUN = """
+import sys
+import dalib.bench.grid as grid
+def first_run(*args, **kwargs):
+    print(' '.join(m for m in ('torch', 'sklearn', 'torchvision', 'ot', 'transformers', 'ray', 'matplotlib')
+                   if m in sys.modules))
+    sys.exit(0)
+grid.execute_unit = first_run
+from dalib.cli import main
+main(['bench', '--dataset', sys.argv[2], '--methods', 'source_only,dann', '--seeds', '0', '--out', sys.argv[1]])
+"""
+
+
+def test_bench_reaches_its_first_run_without_the_runs_libraries(tmp_path):
+    """Planning a bench (config checks, data, fingerprints, the store) loads torch and nothing the
+    runs import: no scikit-learn, torchvision, POT, transformers, ray or matplotlib (start-up ≤ 1.5 s
+    CPU; `benchmarks/run_time_split.py` times it). Mutations killed: `from sklearn.model_selection
+    import train_test_split` back at the top of dalib/data/tasks.py, `from torchvision import
+    transforms` at the top of dalib/data/folder.py, dalib/bench/grid.py importing dalib.bench.run
+    at module level, BenchConfig checking --weights against dalib.reweighting."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "features").mkdir()
+    for domain in ("amazon", "webcam"):  # a feature dataset of one's own: one .npz per domain
+        np.savez(tmp_path / "features" / f"{domain}.npz", X=rng.normal(size=(40, 6)), y=np.arange(40) % 2)
+    out = subprocess.run([sys.executable, "-c", FIRST_RUN, str(tmp_path / "b"), str(tmp_path / "features")],
+                         capture_output=True, text=True, timeout=120, check=True).stdout.strip().splitlines()
+    assert out[-1].split() == ["torch"]

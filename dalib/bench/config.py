@@ -197,12 +197,12 @@ class BenchConfig:
             raise DalibError("--ray-address: only with --backend ray; add --backend ray or drop --ray-address")
 
     def _weights(self) -> tuple[str, ...]:
-        from dalib.reweighting import WEIGHT_ESTIMATORS
+        from dalib.bench.shallow_names import WEIGHTINGS  # the estimators' names, without scikit-learn
 
         weights = _names(self.weights, "weights")
         for w in weights:
-            if w not in WEIGHT_ESTIMATORS:
-                raise DalibError(f"--weights {w!r}: expected a comma list of {', '.join(WEIGHT_ESTIMATORS)}")
+            if w not in WEIGHTINGS:
+                raise DalibError(f"--weights {w!r}: expected a comma list of {', '.join(WEIGHTINGS)}")
         if len(set(weights)) != len(weights):
             raise DalibError(f"--weights {','.join(weights)}: an estimator is listed twice; list each once")
         return weights

@@ -67,7 +67,7 @@ def plan_bench(config: BenchConfig) -> BenchPlan:
         raise DalibError(f"--tasks {','.join(config.tasks)}: {err}") from None
     specs = plan_runs(config, [t.ascii_name for t in chosen])
     if config.max_batch and not (config.tensorboard or config.progress):  # per-run logs need single runs
-        from dalib.bench.vector_run import vectorizable
+        from dalib.bench.spec import vectorizable
 
         by_name = {t.ascii_name: t for t in chosen}
         specs = [replace(s, vectorized=True) if vectorizable(s, by_name[s.task]) is None else s for s in specs]

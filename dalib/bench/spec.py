@@ -1,4 +1,5 @@
-"""What a bench run is (`RunSpec`) and how it executes (`RunOptions`), without the code that runs it.
+"""What a bench run is (`RunSpec`), how it executes (`RunOptions`), and whether it can train in a
+vectorised batch (`vectorizable`), without the code that runs it.
 
 Planning a grid (configs, fingerprints, the results store) needs only these; `dalib.bench.run`
 executes a spec and imports the trainer, the models and scikit-learn.
@@ -8,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dalib.bench.profiles import Profile
 from dalib.bench.values import format_value
+
+if TYPE_CHECKING:
+    from dalib.data.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -69,3 +73,30 @@ class RunOptions:
     log_root: str | None = None
     progress_bar: bool = False
     threads: int = 1
+
+
+def vectorizable(spec: RunSpec, task: Task) -> str | None:
+    """None when ``spec`` can train in a vectorised batch, else why not (a short phrase):
+    deep methods of single-step terms on the MLP of in-memory features or on a frozen cached
+    trunk, without instance weights."""
+    from dalib.bench.shallow_names import is_shallow
+    from dalib.methods import resolve_method
+
+    if is_shallow(spec.method):
+        return "a shallow method"
+    if spec.weights:
+        return "instance weights"
+    prof = spec.profile.with_overrides(**spec.overrides().get("profile", {}))
+    if prof.trunk not in ("", "frozen"):
+        return f"trunk {prof.trunk}"
+    if not prof.trunk and (prof.backbone != "mlp" or task.source.tensors is None or task.target.tensors is None):
+        return f"backbone {prof.backbone} on data read from files"
+    for entry in resolve_method(spec.method).entries:
+        cls = entry.cls
+        if getattr(cls, "multi_step", False):
+            return f"{entry.name} runs its own update steps"
+        if getattr(cls, "needs_model", False):
+            return f"{entry.name} holds the model"
+        if not getattr(cls, "vectorizable", True):
+            return f"{entry.name} sets vectorizable = False"
+    return None

@@ -1,7 +1,7 @@
-"""Bench runs trained as one vectorised model: which runs can, and a batch of them → records.
+"""Bench runs trained as one vectorised model: a batch of them → their records.
 
 Runs of one dataset, method, hyper-parameters and profile that differ only in task and seed
-have models of the same shape; `execute_group` builds each exactly as its single run would
+(and that `dalib.bench.spec.vectorizable` admits) have models of the same shape; `execute_group` builds each exactly as its single run would
 (`dalib.bench.run.prepare_run`: seed, splits, model, terms) and trains them together with
 `dalib.train.vectorized.VectorizedTrainer`. A run's record is the one its single run writes,
 plus ``batch`` (the keys trained together, in order: re-running that batch reproduces every
@@ -16,36 +16,10 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from dalib.bench.run import PreparedRun, RunOptions, RunSpec, finish_run, prepare_run
-from dalib.bench.shallow_names import is_shallow
 from dalib.data.tasks import Task
 from dalib.errors import DalibError
-from dalib.methods import resolve_method
 from dalib.train.trainer import steps_per_epoch
 from dalib.train.vectorized import VectorizedTrainer, VectorRun
-
-
-def vectorizable(spec: RunSpec, task: Task) -> str | None:
-    """None when ``spec`` can train in a vectorised batch, else why not (a short phrase):
-    deep methods of single-step terms on the MLP of in-memory features or on a frozen cached
-    trunk, without instance weights."""
-    if is_shallow(spec.method):
-        return "a shallow method"
-    if spec.weights:
-        return "instance weights"
-    prof = spec.profile.with_overrides(**spec.overrides().get("profile", {}))
-    if prof.trunk not in ("", "frozen"):
-        return f"trunk {prof.trunk}"
-    if not prof.trunk and (prof.backbone != "mlp" or task.source.tensors is None or task.target.tensors is None):
-        return f"backbone {prof.backbone} on data read from files"
-    for entry in resolve_method(spec.method).entries:
-        cls = entry.cls
-        if getattr(cls, "multi_step", False):
-            return f"{entry.name} runs its own update steps"
-        if getattr(cls, "needs_model", False):
-            return f"{entry.name} holds the model"
-        if not getattr(cls, "vectorizable", True):
-            return f"{entry.name} sets vectorizable = False"
-    return None
 
 
 def _shape_key(run: PreparedRun) -> tuple[int, int, int]:

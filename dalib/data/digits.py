@@ -8,8 +8,6 @@ class-stratified parts, one per rotation angle; each part is rotated by its angl
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import rotate
-from sklearn.datasets import load_digits
 
 from dalib.data.domain import Domain, tensor_domain
 
@@ -19,6 +17,9 @@ SPLIT_SEED = 12345
 
 def rotated_digits(angles: tuple[int, ...] = DEFAULT_ANGLES) -> list[Domain]:
     """One domain per angle, named ``rot<angle>`` (short ``R<angle>``); x (n, 64) in [0, 1]."""
+    from scipy.ndimage import rotate  # imported when the embedded data is built
+    from sklearn.datasets import load_digits
+
     digits = load_digits()
     images, labels = digits.images / 16.0, digits.target.astype(np.int64)
     rng = np.random.default_rng(SPLIT_SEED)

@@ -8,7 +8,6 @@ from typing import Callable
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
-from torchvision import transforms
 
 from dalib.data.domain import Domain, check_compatible
 from dalib.errors import DalibError
@@ -19,6 +18,8 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 def default_transform(image_size: int = 224) -> Callable[[Image.Image], torch.Tensor]:
     """Resize the short side to ``image_size``, centre-crop, tensor (3, s, s), ImageNet-normalise."""
+    from torchvision import transforms  # imported when used: torchvision pulls in torch._dynamo (~1 s)
+
     return transforms.Compose([
         transforms.Resize(image_size), transforms.CenterCrop(image_size),
         transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),

@@ -16,7 +16,6 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 from torch.utils.data import TensorDataset
-from torchvision import transforms
 
 from dalib.data import folder
 from dalib.data.array_cache import load_array, save_array, writable_cache_dir
@@ -95,6 +94,8 @@ def random_flip_crop(x: Tensor, pad: int = 4, generator: torch.Generator | None 
 
 def _decode(paths: list[Path], image_size: int) -> np.ndarray:
     """uint8 (n, 3, s, s): each image resized (short side) and centre-cropped as `default_transform` does."""
+    from torchvision import transforms  # imported when used: torchvision pulls in torch._dynamo (~1 s)
+
     resize_crop = transforms.Compose([transforms.Resize(image_size), transforms.CenterCrop(image_size)])
     out = np.empty((len(paths), 3, image_size, image_size), dtype=np.uint8)
     for i, path in enumerate(paths):

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from itertools import permutations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from dalib.data.domain import Domain
 from dalib.errors import DalibError
@@ -70,6 +69,8 @@ def split_source(domain: Domain, seed: int, val_fraction: float = 0.2) -> tuple[
 def _split(y: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted positions (kept, split off) of labels ``y``: stratified when every class present
     has at least 2 samples, else plain; raises scikit-learn's ValueError when impossible."""
+    from sklearn.model_selection import train_test_split  # imported by the runs, not by planning
+
     counts = np.bincount(y)
     stratify = y if counts[counts > 0].min() >= 2 else None
     kept, off = train_test_split(np.arange(len(y)), test_size=test_size, random_state=seed, stratify=stratify)
@@ -103,7 +104,12 @@ def target_only_problem(labels: np.ndarray, seed: int) -> str | None:
 
     The reference splits the target 50/50 (`split_target`), then its labelled half 80/20 into
     train and val (`split_source`); it needs both splits to succeed and at least 2 training
-    samples (a batch of one cannot be batch-normalised)."""
+    samples (a batch of one cannot be batch-normalised). With at least 10 samples in every class
+    present, both stratified splits always succeed and leave ≥ 2 per class to train on, so they
+    are not tried (planning a grid then needs no scikit-learn)."""
+    counts = np.bincount(labels)
+    if counts[counts > 0].min() >= 10:
+        return None
     try:
         labelled, _ = _split(labels, 0.5, seed)
         train, _ = _split(labels[labelled], 0.2, seed)

@@ -19,7 +19,6 @@ import torch
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
-from torchvision.transforms import functional as TF
 
 from dalib.data.domain import Domain
 from dalib.data.folder import IMAGENET_MEAN, IMAGENET_STD
@@ -100,6 +99,8 @@ def render_views(image: Image.Image, recipe: ViewRecipe, index: int) -> Tensor:
     generator seeded with `image_seed(recipe.seed, index)`. Each view is (pixels/255 − mean)/std.
     """
     s = recipe.image_size
+    from torchvision.transforms import functional as TF  # imported when used: torchvision pulls in torch._dynamo (~1 s)
+
     crops = [TF.center_crop(TF.resize(image, s), [s, s])]
     generator = torch.Generator().manual_seed(image_seed(recipe.seed, index))
     for _ in range(recipe.views - 1):

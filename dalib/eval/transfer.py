@@ -9,8 +9,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from dalib.errors import DalibError
@@ -90,6 +88,9 @@ def proxy_a_distance(features_s: np.ndarray, features_t: np.ndarray, random_stat
     domains, 2 for linearly separable ones.  Reported raw, not clipped: for indistinguishable
     domains ``eps`` fluctuates around 0.5, so small negative values are sampling noise (read as 0).
     """
+    from sklearn.linear_model import LogisticRegression  # imported by the runs, not by planning
+    from sklearn.preprocessing import StandardScaler
+
     Xs, Xt = as_pair(features_s, features_t, ("features_s", "features_t"), min_samples=2)
     rng = np.random.default_rng(random_state)
     (s_tr, s_te), (t_tr, t_te) = _halves(Xs, rng), _halves(Xt, rng)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.model_selection import StratifiedKFold
 
 from dalib.checks import as_pair
 from dalib.errors import DalibError
@@ -54,6 +53,8 @@ def validation_weights(val_features: np.ndarray, target_features: np.ndarray, fo
 def _pooled(val_features: np.ndarray, target_features: np.ndarray, folds: int,
             random_state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """(X, y, fold of each row, K) of one pair: source-val rows (y = 0) then target rows (y = 1)."""
+    from sklearn.model_selection import StratifiedKFold  # imported by the runs, not by planning
+
     Xv, Xt = as_pair(val_features, target_features, ("val_features", "target_features"))
     k = min(int(folds), Xv.shape[0], Xt.shape[0])
     if k < 2:

@@ -21,7 +21,6 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torchvision.ops import StochasticDepth
 
 from dalib.errors import DalibError
 from dalib.models.weight_files import weights_file
@@ -112,6 +111,8 @@ class MBConv(nn.Module):
         self.depthwise = ConvBN(hidden, hidden, kernel, stride, groups=hidden)
         self.project = ConvBN(hidden, c_out, 1, activation=False)
         self.stride = stride
+        from torchvision.ops import StochasticDepth  # imported when built: torchvision pulls in torch._dynamo (~1 s)
+
         self.drop = StochasticDepth(drop_rate, "row") if stride == 1 and c_in == c_out else None
 
     def forward(self, x: Tensor) -> Tensor:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from torchvision import models
 
 from dalib.errors import DalibError
 
@@ -78,6 +77,8 @@ class TorchvisionBackbone(nn.Module):
         if arch not in ARCHS:
             raise DalibError(f"unknown torchvision architecture {arch!r}; choose one of {', '.join(ARCHS)}")
         self.arch = arch
+        from torchvision import models  # imported when built: torchvision pulls in torch._dynamo (~1 s)
+
         self.net = getattr(models, arch)(weights=None)
         if arch.startswith("resnet"):
             self.feature_dim = self.net.fc.in_features

@@ -12,7 +12,7 @@ from dalib.bench.grid import plan_units
 from dalib.bench.plan import plan_bench, run_bench
 from dalib.bench.profiles import Profile
 from dalib.bench.run import RunSpec
-from dalib.bench.vector_run import vectorizable
+from dalib.bench.spec import vectorizable
 from dalib.data.catalog import load_dataset
 from dalib.data.tasks import select_tasks
 from dalib.errors import DalibError
