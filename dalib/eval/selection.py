@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from dalib.errors import DalibError
 from dalib.eval.metrics import Predictions
 from dalib.eval.scores import dev_risk, iwv_risk, snd_score
-from dalib.eval.validation_weights import validation_weights
+from dalib.eval.validation_weights import validation_weights_batch
 
 Epoch = dict[str, Any]
 
@@ -81,14 +81,16 @@ def unsupervised_scores(val: Predictions, target: Predictions, max_target: int =
     ``max_target`` target samples (the first ones, a fixed subset) enter the weights and SND, to
     bound the cost.
     """
-    losses = F.cross_entropy(val.logits, val.labels, reduction="none").double().numpy()
-    f_t, z_t = target.features[:max_target].double().numpy(), target.logits[:max_target].double()
-    weights = validation_weights(val.features.double().numpy(), f_t)
-    return {"iwv": iwv_risk(losses, weights), "dev": dev_risk(losses, weights),
-            "snd": snd_score(torch.softmax(z_t, 1).numpy())}
+    return unsupervised_scores_batch([(val, target)], max_target)[0]
 
 
 def unsupervised_scores_batch(pairs: list[tuple[Predictions, Predictions]],
                               max_target: int = 2000) -> list[dict[str, float]]:
-    """`unsupervised_scores` of several runs' (source-val, target) outputs of one epoch."""
-    return [unsupervised_scores(val, target, max_target) for val, target in pairs]
+    """`unsupervised_scores` of several runs' (source-val, target) outputs of one epoch (the runs
+    of a vectorised batch): their validation weights are fitted together."""
+    losses = [F.cross_entropy(v.logits, v.labels, reduction="none").double().numpy() for v, _ in pairs]
+    weights = validation_weights_batch([(v.features.double().numpy(), t.features[:max_target].double().numpy())
+                                        for v, t in pairs])
+    return [{"iwv": iwv_risk(loss, w), "dev": dev_risk(loss, w),
+             "snd": snd_score(torch.softmax(t.logits[:max_target].double(), 1).numpy())}
+            for loss, w, (_, t) in zip(losses, weights, pairs)]

@@ -24,6 +24,7 @@ from dalib.eval.logistic import LogisticProblems, fit_logistic, probabilities, s
 WEIGHT_CLIP_MAX = 20.0
 #: Inverse L2 strengths ``C`` tried for the logistic domain classifier (smallest wins ties).
 C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+GROUP = 4  # runs solved together by `validation_weights_batch`
 
 
 def validation_weights(val_features: np.ndarray, target_features: np.ndarray, folds: int = 5,
@@ -76,11 +77,19 @@ def validation_weights_batch(pairs: list[tuple[np.ndarray, np.ndarray]], folds: 
     solution (the optimum is unique, so only the path to it changes)."""
     pooled = [_pooled(xv, xt, folds, random_state) for xv, xt in pairs]
     out: list[np.ndarray | None] = [None] * len(pooled)
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i, (X, _, _, k) in enumerate(pooled):
-        groups.setdefault((k, X.shape[1]), []).append(i)
-    for (k, _), members in groups.items():
-        for i, w in zip(members, _weights_of_group([pooled[i] for i in members], k)):
+    # runs of one K and feature size, by length, in groups of at most 4: rows are padded to the
+    # longest run of a group, and more than 4 runs at once gained nothing on SURF batches
+    def kind(i: int) -> tuple[int, int]:  # (K, d): what runs solved together must share
+        return pooled[i][3], pooled[i][0].shape[1]
+
+    groups: list[list[int]] = []
+    for i in sorted(range(len(pooled)), key=lambda i: (*kind(i), len(pooled[i][0]))):
+        if groups and len(groups[-1]) < GROUP and kind(groups[-1][0]) == kind(i):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    for members in groups:
+        for i, w in zip(members, _weights_of_group([pooled[i] for i in members], pooled[members[0]][3])):
             out[i] = w
     return out  # type: ignore[return-value]
 

@@ -64,11 +64,11 @@ def test_unsupervised_scores_use_the_first_2000_target_samples(monkeypatch):
 
     seen = {}
 
-    def fake_weights(f_v, f_t):
-        seen["f_t"] = f_t
-        return np.ones(f_v.shape[0])
+    def fake_weights(pairs):
+        seen["f_t"] = pairs[0][1]
+        return [np.ones(f_v.shape[0]) for f_v, _ in pairs]
 
-    monkeypatch.setattr(selection, "validation_weights", fake_weights)
+    monkeypatch.setattr(selection, "validation_weights_batch", fake_weights)
     rng = np.random.default_rng(0)
     y_v, y_t = np.arange(20) % 4, np.arange(2050) % 4
     val = _predictions(rng, rng.normal(size=(20, 3)), y_v, 1.0, 0.0)

@@ -6,7 +6,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from dalib.errors import DalibError
-from dalib.eval.validation_weights import C_GRID, WEIGHT_CLIP_MAX, validation_weights
+from dalib.eval.validation_weights import C_GRID, WEIGHT_CLIP_MAX, validation_weights, validation_weights_batch
 
 
 @pytest.mark.parametrize("n_t", [60, 300, 2000])
@@ -84,3 +84,16 @@ def test_recovers_gaussian_density_ratio():
 def test_bad_input(xv, xt):
     with pytest.raises(DalibError):
         validation_weights(xv, xt)
+
+
+def test_batch_equals_each_pair_alone_in_the_callers_order():
+    """Pairs of different lengths, feature sizes and fold counts (n_v = 3 → K = 3) solved together
+    give each pair's own weights, in the order given. Kills: results returned in the sorted
+    (by length) order, padding rows entering a pair's fit, pairs of another K or d grouped."""
+    rng = np.random.default_rng(5)
+    pairs = [(rng.normal(size=(n_v, d)), rng.normal(size=(n_t, d)) + 0.5)
+             for n_v, n_t, d in ((40, 200, 4), (12, 60, 4), (3, 50, 4), (40, 90, 6), (25, 300, 4), (30, 80, 4))]
+    batch = validation_weights_batch(pairs)
+    for (xv, xt), w in zip(pairs, batch):
+        assert w.shape == (len(xv),)
+        np.testing.assert_allclose(w, validation_weights(xv, xt), rtol=1e-6, atol=1e-9)
