@@ -112,3 +112,18 @@ def test_vectorize_option_is_checked(value, message):
         BenchConfig(vectorize=value)
     assert BenchConfig(vectorize="4").max_batch == 4 and BenchConfig(vectorize="off").max_batch == 0
     assert BenchConfig().max_batch == 18
+
+
+def test_input_pad_is_computed_once_per_inputs(monkeypatch):
+    """Every method of a task and seed has the same inputs: their PAD is fitted once, and other
+    inputs get their own. Kills: a cache keyed by shape (or by nothing)."""
+    import numpy as np
+
+    from dalib.bench import run
+
+    calls = []
+    monkeypatch.setattr(run, "proxy_a_distance", lambda a, b: calls.append(1) or float(a.sum() - b.sum()))
+    run._INPUT_PAD.clear()
+    a, b = np.ones((5, 2)), np.zeros((4, 2))
+    assert run.input_pad(a, b) == run.input_pad(a.copy(), b.copy()) == 10.0 and len(calls) == 1
+    assert run.input_pad(a, b + 1) == 2.0 and len(calls) == 2
