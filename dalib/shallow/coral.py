@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike
 
 from dalib.errors import DalibError
 from dalib.checks import as_pair
-from dalib.shallow._kernels import DomainAdapter, Domain, FloatArray, sym_power
+from dalib.shallow._kernels import DomainAdapter, Domain, FloatArray, covariance_power
 
 
 class CORAL(DomainAdapter):
@@ -18,7 +18,7 @@ class CORAL(DomainAdapter):
 
     With ``C_s = cov(X_s) + λI`` and ``C_t = cov(X_t) + λI`` (sample covariances, ``λ = reg``)::
 
-        A    = C_s^{-1/2} · C_t^{1/2}          (symmetric matrix roots, computed with eigh)
+        A    = C_s^{-1/2} · C_t^{1/2}          (symmetric matrix roots, `covariance_power`)
         X_s' = X_s · A                          (source: whitened, then re-coloured)
         X_t' = X_t                              (target: unchanged)
 
@@ -46,10 +46,8 @@ class CORAL(DomainAdapter):
         Xs, Xt = as_pair(X_s, X_t, min_samples=2)
         if not np.isfinite(self.reg) or self.reg < 0:
             raise DalibError(f"reg={self.reg!r} is invalid; pass a finite reg >= 0")
-        eye = np.eye(Xs.shape[1])
-        C_s = np.atleast_2d(np.cov(Xs, rowvar=False)) + self.reg * eye
-        C_t = np.atleast_2d(np.cov(Xt, rowvar=False)) + self.reg * eye
-        self.A_ = sym_power(C_s, -0.5, "source covariance") @ sym_power(C_t, 0.5, "target covariance")
+        self.A_ = covariance_power(Xs, self.reg, -0.5, "source covariance") @ \
+            covariance_power(Xt, self.reg, 0.5, "target covariance")
         self.n_features_in_ = Xs.shape[1]
         return self
 
