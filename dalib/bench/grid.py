@@ -93,8 +93,9 @@ def execute_unit(source: GridSource, unit: Unit, options: RunOptions) -> list[di
         return [execute(unit[0], tasks[unit[0].task], options)]
     from dalib.bench.vector_run import execute_group
 
-    _say(f"  training {len(unit)} runs of {unit[0].label} ({', '.join(sorted({s.task for s in unit}))}) "
-         "as one vectorised model")
+    if options.announce:
+        _say(f"  training {len(unit)} runs of {unit[0].label} ({', '.join(sorted({s.task for s in unit}))}) "
+             "as one vectorised model")
     return execute_group(list(unit), [tasks[s.task] for s in unit], options)
 
 
@@ -276,6 +277,7 @@ def run_grid(source: GridSource, specs: list[RunSpec], out: Path, options: RunOp
         if todo:
             runner = _runner(backend, workers)
             units = plan_units(specs, finished, max_batch)
+            options = replace(options, announce=log is not None)
             with closing(runner(source, units, options, workers=workers, ray_address=ray_address)) as new_records:
                 for record in new_records:
                     record = {**record, "grid": grids[record["key"]], **identity[record["key"]]}

@@ -73,6 +73,7 @@ class RunOptions:
     log_root: str | None = None
     progress_bar: bool = False
     threads: int = 1
+    announce: bool = True  # a line when a vectorised batch starts (the bench's log; off with log=None)
 
 
 def vectorizable(spec: RunSpec, task: Task) -> str | None:

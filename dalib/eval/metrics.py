@@ -38,8 +38,11 @@ def prediction_entropy(logits: Tensor) -> Tensor:
 
 @torch.no_grad()
 def predict(model: nn.Module, domain: Domain, batch_size: int = 1024,
-            device: str | torch.device = "cpu", num_workers: int = 0) -> Predictions:
-    """Run ``model`` (returning ``(features, logits)``) in eval mode over all of ``domain``."""
+            device: str | torch.device | None = None, num_workers: int = 0) -> Predictions:
+    """Run ``model`` (returning ``(features, logits)``) in eval mode over all of ``domain``, on
+    ``device`` (default: the device of the model's parameters, the CPU if it has none)."""
+    if device is None:
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
     was_training = model.training
     model.eval()
     feats, logits, labels = [], [], []

@@ -82,7 +82,7 @@ class VectorizedTrainer:
             raise DalibError("a vectorised batch needs at least one run")
         self.runs, self.config = runs, _shared_config(runs)
         self.device = torch.device(self.config.device)
-        self.steps = [TrainingStep(r.model, r.objective) for r in runs]
+        self.steps = [TrainingStep(r.model.to(self.device), r.objective.to(self.device)) for r in runs]
         self.stacked = StackedRuns(self.steps, self.device)
         self.generators = RunGenerators()
         for run in runs:
