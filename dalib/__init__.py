@@ -18,7 +18,7 @@ from typing import Any
 
 from dalib.errors import DalibError
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _LAZY: dict[str, str] = {
     "load_dataset": "dalib.data.catalog",
