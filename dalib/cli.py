@@ -189,9 +189,23 @@ def _tsne(records: list[dict[str, Any]], args: argparse.Namespace, out: Path) ->
     record = chosen[0]
     spec = get_spec(record["dataset"])
     root = None if spec.kind == "embedded" else find_data_root(args.data_root)
-    task = select_tasks(load_dataset(spec.name, root), [record["task"]])[0]
-    print(f"re-running {record['key']} for the t-SNE plot (--tsne none skips it)", flush=True)
-    model, rerun, task = train_model(spec_of(record), task)
+    tasks = {t.ascii_name: t for t in select_tasks(load_dataset(spec.name, root), None)}
+    batch = record.get("batch") or [record["key"]]
+    if len(batch) > 1:  # a vectorised run: its numbers are those of its whole batch, re-run together
+        from dalib.bench.vector_run import train_in_batch
+
+        by_key = {r["key"]: r for r in records}
+        missing = [k for k in batch if k not in by_key]
+        if missing:
+            raise DalibError(f"{record['key']} was trained in a vectorised batch with {missing[0]}, which is not in "
+                             f"{out}; pass --tsne KEY of another run, or --tsne none")
+        print(f"re-running {record['key']} with the {len(batch) - 1} runs trained beside it, for the t-SNE plot "
+              "(--tsne none skips it)", flush=True)
+        model, rerun, task = train_in_batch([spec_of(by_key[k]) for k in batch],
+                                            [tasks[by_key[k]["task"]] for k in batch], record["key"])
+    else:
+        print(f"re-running {record['key']} for the t-SNE plot (--tsne none skips it)", flush=True)
+        model, rerun, task = train_model(spec_of(record), tasks[record["task"]])
     if rerun["epochs"][-1]["target_acc"] != record["epochs"][-1]["target_acc"]:
         raise DalibError(f"re-executing {record['key']} did not reproduce its stored accuracy; "
                          "was it run with another dalib version or device?")

@@ -26,7 +26,9 @@ class Discrepancy(nn.Module):
     pass the model as ``model=`` (regularisers toward starting weights, ADDA's frozen source
     encoder); ``multi_step = True`` marks a term that is not added to L but declares its own
     update sequence over named parameter groups in ``update_steps(batch)`` (MCD, ADDA; see
-    `dalib.update_steps`).
+    `dalib.update_steps`); ``vectorizable = False`` makes every run of the term train alone
+    instead of in a vectorised batch (`dalib.train.vectorized`: needed when ``forward`` reads
+    tensor values in Python — ``.item()``, ``if x > 0``, numpy — or draws random numbers itself).
 
     It satisfies `dalib.train.objective.TermLoss`, the interface the trainer owns.
     """
@@ -34,6 +36,7 @@ class Discrepancy(nn.Module):
     uses_target: ClassVar[bool] = True
     needs_model: ClassVar[bool] = False
     multi_step: ClassVar[bool] = False
+    vectorizable: ClassVar[bool] = True
 
     def __init__(self, feature_dim: int, num_classes: int) -> None:
         super().__init__()

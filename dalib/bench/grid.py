@@ -24,6 +24,9 @@ limited to ``RunOptions.threads`` threads, so a seed gives the same numbers on e
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from contextlib import closing
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -131,6 +134,17 @@ def plan_units(specs: list[RunSpec], finished: set[str], max_batch: int) -> list
     return sorted(units, key=_cost, reverse=True)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In a worker process: end it within a second of the bench process's end (a kill -9 of the
+    bench would otherwise leave each worker finishing its unit — minutes for a vectorised batch —
+    beside the resumed bench)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _serial(source: GridSource, units: list[Unit], options: RunOptions, **_: Any) -> Iterator[dict[str, Any]]:
     for unit in units:
         yield from execute_unit(source, unit, options)
@@ -143,7 +157,8 @@ def _processes(source: GridSource, units: list[Unit], options: RunOptions, worke
     After a failed run, queued runs are cancelled, running ones are still collected, and
     then the first error is raised.
     """
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_exit_with_parent, initargs=(os.getpid(),))
     error: BaseException | None = None
     try:
         pending: set[Future[list[dict[str, Any]]]] = {pool.submit(execute_unit, source, u, options) for u in units}

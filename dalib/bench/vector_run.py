@@ -22,6 +22,15 @@ from dalib.train.trainer import steps_per_epoch
 from dalib.train.vectorized import VectorizedTrainer, VectorRun
 
 
+def train_in_batch(specs: list[RunSpec], tasks: list[Task], key: str) -> tuple[Any, dict[str, Any], Task]:
+    """Re-execute a stored vectorised batch (its records' ``batch``, in order): the trained model,
+    fresh record and task (views, with a cached trunk) of the run ``key`` — the same numbers bit
+    for bit, where that run alone would differ by float rounding."""
+    holder: dict[str, Any] = {"key": key}
+    records = execute_group(specs, tasks, RunOptions(), holder)
+    return holder["model"], next(r for r in records if r["key"] == key), holder["task"]
+
+
 def _shape_key(run: PreparedRun) -> tuple[int, int, int]:
     """(steps per epoch, source batch, target batch): runs of one batch need the same."""
     cfg = run.config

@@ -148,7 +148,7 @@ class VectorizedTrainer:
                 lr = set_lr(self.optimizer, cfg, progress)
                 xs, ys, xt = self._batch(src, tgt, augment_rngs)
                 if sites is None:
-                    sites = self.stacked.probe(xs, ys, xt, None, progress)
+                    sites = self._probe(xs, ys, xt, progress)
                 masks = self.generators.draw_masks(sites, self.device)
                 loss, parts = self.stacked.losses(masks, xs, ys, xt, None, progress)
                 self._check_finite(loss, parts, step)
@@ -167,6 +167,17 @@ class VectorizedTrainer:
         for h in histories:
             h.seconds = seconds
         return histories
+
+    def _probe(self, xs: Tensor, ys: Tensor, xt: Tensor, progress: float) -> list[tuple[tuple[int, ...], float]]:
+        """The step's dropout calls; the first call under vmap, so a term that cannot run there
+        (it reads tensor values in Python, calls numpy, draws random numbers) fails here, in one line."""
+        try:
+            return self.stacked.probe(xs, ys, xt, None, progress)
+        except (RuntimeError, ValueError, TypeError) as err:
+            terms = ", ".join(t.name for t in getattr(self.steps[0].objective, "terms", [])) or "the model"
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise DalibError(f"{terms} cannot train vectorised under torch.func.vmap ({first[:200]}); set "
+                             "`vectorizable = False` on the term's class, or run with --vectorize off") from None
 
     def _check_finite(self, loss: Tensor, parts: dict[str, Tensor], step: int) -> None:
         bad = (~torch.isfinite(loss.detach())).nonzero()

@@ -66,3 +66,55 @@ def test_kill_9_then_resume(tmp_path: Path) -> None:
     for key, (record, finished_at) in before.items():  # not redone: byte-identical record and time
         assert after[key] == (record, finished_at), key
     assert len(list((out / "runs").rglob("*.json"))) == total
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (from /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_workers_end_with_a_killed_bench(tmp_path: Path) -> None:
+    """kill -9 of a `--workers 2` bench ends its worker processes within seconds, instead of
+    each finishing its unit beside a resumed bench. Kills: a pool without the parent watch."""
+    if not Path("/proc/self/stat").is_file():
+        import pytest
+
+        pytest.skip("needs /proc to find the worker processes")
+    out = tmp_path / "bench"
+    cmd = [sys.executable, "-m", "dalib.cli", "bench", "--methods", "dann", "--seeds", "0,1,2",
+           "--tasks", "R02R30,R302R0", "--epochs", "30", "--workers", "2", "--vectorize", "off", "--out", str(out)]
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(cmd, cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    try:
+        while len(_children(proc.pid)) < 2:
+            assert proc.poll() is None, f"bench exited early: {proc.stderr.read().decode()[-2000:]}"
+            assert time.monotonic() < deadline, "no worker processes started in time"
+            time.sleep(0.1)
+        time.sleep(3.0)  # the workers are training
+        workers = _children(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [w for w in workers if _alive(w)], "worker processes outlived the killed bench"

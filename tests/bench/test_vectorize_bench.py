@@ -127,3 +127,39 @@ def test_input_pad_is_computed_once_per_inputs(monkeypatch):
     a, b = np.ones((5, 2)), np.zeros((4, 2))
     assert run.input_pad(a, b) == run.input_pad(a.copy(), b.copy()) == 10.0 and len(calls) == 1
     assert run.input_pad(a, b + 1) == 2.0 and len(calls) == 2
+
+
+PYTHON_VALUE_LOSS = '''
+import torch
+from dalib.alignment import Discrepancy, register
+
+
+@register("{name}", weight=1.0)
+class PythonValueLoss(Discrepancy):
+    """A loss that reads a tensor value in Python: vmap cannot batch it."""
+    vectorizable = {flag}
+
+    def forward(self, f_s, f_t, **_):
+        scale = 2.0 if float(f_s.mean()) > 0 else 1.0
+        return scale * (f_s.mean(0) - f_t.mean(0)).pow(2).sum()
+'''
+
+
+def test_a_loss_vmap_cannot_batch_fails_in_one_line_naming_the_fix(tmp_path: Path):
+    """Kills: the raw functorch traceback reaching the user, or the run silently trained on."""
+    plugin = tmp_path / "value_loss.py"
+    plugin.write_text(PYTHON_VALUE_LOSS.format(name="value_loss_vmapped", flag=True))
+    config = BenchConfig(**{**SMALL, "methods": "value_loss_vmapped", "seeds": "0"}, plugin=[str(plugin)],
+                         out=str(tmp_path / "out"))
+    with pytest.raises(DalibError, match=r"value_loss_vmapped cannot train vectorised under torch.func.vmap \(.*\); "
+                                         r"set `vectorizable = False` on the term's class, or run with --vectorize off"):
+        run_bench(plan_bench(config), log=None)
+
+
+def test_a_loss_marked_vectorizable_false_trains_alone(tmp_path: Path):
+    plugin = tmp_path / "value_loss.py"
+    plugin.write_text(PYTHON_VALUE_LOSS.format(name="value_loss_alone", flag=False))
+    config = BenchConfig(**{**SMALL, "methods": "value_loss_alone", "seeds": "0", "epochs": 1},
+                         plugin=[str(plugin)], out=str(tmp_path / "out"))
+    records = {r["method"]: r for r in run_bench(plan_bench(config), log=None)}
+    assert not records["value_loss_alone"]["spec"]["vectorized"] and records["source_only"]["spec"]["vectorized"]

@@ -1,8 +1,9 @@
 """Runs trained as one vectorised model equal the same runs trained alone.
 
-Tolerance: per-epoch losses and selection scores to 1e-5 relative (or 1e-6 absolute: an MMD²
-of 0.01 is a difference of kernel means of order 1), accuracies exactly, over 2 epochs × 8 steps
-of rotated digits. A batch computes the same formulas in another order
+Tolerance: per-epoch losses, entropy and the SND score to 1e-5 relative (or 1e-6 absolute: an
+MMD² of 0.01 is a difference of kernel means of order 1), the IWV / DEV scores to 1e-3 (their
+weights come from the C of lowest held-out log-loss: where two C are that close, a rounding
+difference can pick the other), accuracies exactly, over 2 epochs × 8 steps of rotated digits. A batch computes the same formulas in another order
 (one batched matrix product for R runs, a fused optimizer step), so each step differs from the
 single run by float32 rounding (~1e-7 relative); over 16 steps that stays below 1e-5. (Over a
 full 1000-step SURF run it reaches ~3e-3 relative in the loss and, in 1 run of 8, one target
@@ -53,16 +54,20 @@ def _assert_same(got, want, rel: float = 1e-5) -> None:
         assert (g.source_val_acc, g.target_acc, g.target_heldout_acc) == (w.source_val_acc, w.target_acc,
                                                                          w.target_heldout_acc)
         assert g.losses == pytest.approx(w.losses, rel=rel, abs=1e-6)
-        assert g.scores == pytest.approx(w.scores, rel=rel, abs=1e-6)
+        assert g.scores["snd"] == pytest.approx(w.scores["snd"], rel=rel)
+        assert {k: g.scores[k] for k in ("iwv", "dev")} == pytest.approx({k: w.scores[k] for k in ("iwv", "dev")},
+                                                                          rel=1e-3)
         assert g.target_entropy == pytest.approx(w.target_entropy, rel=rel, abs=1e-6)
 
 
-# Kills: one dropout stream shared by the batch (or the global one), a run training on another
+# Every single-step built-in term, and the ones of the SURF table. Kills: one dropout stream
+# shared by the batch (or the global one), a run training on another
 # run's batches, gradients summed across runs (shared parameters), another lr schedule, weight
 # decay or momentum, BatchNorm statistics pooled over runs, and a term that sees another run's
 # features (DeepJDOT's plan, MMD's bandwidth, the discriminator of DANN / CDAN).
-@pytest.mark.parametrize("method", ["source_only", "dann", "dan", "jan", "deep_coral", "cdan_e", "deepjdot",
-                                    "mcc", "dann+mcc", "target_only"])
+@pytest.mark.parametrize("method", ["source_only", "dann", "dan", "jan", "deep_coral", "cdan", "cdan_e", "deepjdot",
+                                    "mcc", "dann+mcc", "entropy", "bnm", "bsp", "bss", "afn", "mdd", "pseudo_label",
+                                    "target_only"])
 def test_batch_of_runs_equals_each_run_trained_alone(method):
     pairs = [(t, s) for t in TASKS for s in (0, 1)]
     batch = VectorizedTrainer([_vector_run(_prepared(method, t, s)) for t, s in pairs]).fit()
