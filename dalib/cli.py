@@ -88,19 +88,27 @@ def cmd_bench(args: argparse.Namespace) -> None:
           + (f"; TensorBoard: tensorboard --logdir {log_root}" if log_root else ""))
     start = time.perf_counter()
 
+    trained = []
+
     def progress(rec: dict[str, Any], done: int, total: int) -> None:
+        trained.append(rec["key"])
         acc = 100 * rec["epochs"][-1]["target_acc"]
         entry = RunEntry.of_record(rec)
         point = f" [{grid_choice(entry.hparams, entry.grid)}]" if entry.grid else ""
+        batch = len(rec.get("batch") or ())
+        seconds = f"{rec['seconds']:.1f}s" + (f": 1/{batch} of its vectorised batch's {rec['seconds'] * batch:.1f}s"
+                                              if batch > 1 else "")
         print(f"  [{done}/{total}] {rec['task_name']} {entry.row}{point} seed {rec['seed']}: "
-              f"last-epoch target acc {acc:.1f}% ({rec['seconds']:.1f}s)", flush=True)
+              f"last-epoch target acc {acc:.1f}% ({seconds})", flush=True)
 
     run_bench(plan, progress)
     wall = time.perf_counter() - start
     # the tables cover every run of the folder (earlier --hp rows too), like `dalib table DIR`
     _write_tables(_stored_records(str(config.out)), config.select, Path(config.out), plan.tasks)
     print(f"selection protocol: {config.select} — {describe(config.select)}")
-    print(f"wall time: {wall:.1f}s for {len(plan.specs)} runs ({config.workers} worker(s))")
+    resumed = len(plan.specs) - len(trained)
+    print(f"wall time: {wall:.1f}s for {len(trained)} runs trained" + (f" ({resumed} resumed)" if resumed else "")
+          + f" ({config.workers} worker(s))")
 
 
 def _write_tables(records: list[dict[str, Any]], protocol: str, out: Path, tasks: list[str] | None = None) -> None:
@@ -182,8 +190,8 @@ def _tsne(records: list[dict[str, Any]], args: argparse.Namespace, out: Path) ->
         chosen = sorted(runnable, key=lambda r: (r["seed"], r["key"]))[:1]
         unloaded = sorted({r["method"] for r in deep if r["method"] != "source_only"} - {r["method"] for r in runnable})
         if not chosen and unloaded:
-            raise DalibError(f"the t-SNE re-runs one stored run, but {', '.join(unloaded)} come(s) from a plugin "
-                             "that is not loaded; pass `dalib report DIR --plugin FILE` (or --tsne none)")
+            raise DalibError(f"the t-SNE re-runs one stored run, but the terms of {', '.join(unloaded)} are defined by "
+                             "a plugin that is not loaded; pass `dalib report DIR --plugin FILE` (or --tsne none)")
     if not chosen:
         raise DalibError(f"no deep run with key {args.tsne!r} in {out}; pass a key from runs/ or --tsne none")
     record = chosen[0]

@@ -75,7 +75,7 @@ def _versions(*packages: str) -> dict[str, str]:
     return {"dalib": dalib.__version__, **{p: version(p) for p in packages}}
 
 
-def _plugin_file(cls: type) -> str | None:
+def plugin_file(cls: type) -> str | None:
     """The source file of ``cls`` when it lies outside the dalib package (a plugin)."""
     source = inspect.getsourcefile(cls)
     if source is None:
@@ -110,7 +110,7 @@ def run_setting(spec: RunSpec, dataset: dict[str, Any]) -> dict[str, Any]:
     for entry in resolve_method(spec.method).entries:
         terms[entry.name] = {"class": f"{entry.cls.__module__}.{entry.cls.__qualname__}", "schedule": entry.schedule,
                              **_params(term_params(entry.name), overrides.get(entry.name, {}))}
-        plugin = _plugin_file(entry.cls)
+        plugin = plugin_file(entry.cls)
         if plugin is not None:
             plugins[Path(plugin).name] = sha256_file(plugin)
     weights = None

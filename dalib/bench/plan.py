@@ -71,8 +71,25 @@ def plan_bench(config: BenchConfig) -> BenchPlan:
 
         by_name = {t.ascii_name: t for t in chosen}
         specs = [replace(s, vectorized=True) if vectorizable(s, by_name[s.task]) is None else s for s in specs]
+        _check_plugin_terms_vectorize(specs, by_name)
     _check_target_classes(specs, chosen[0])
     return BenchPlan(config, source, [t.ascii_name for t in chosen], specs)
+
+
+def _check_plugin_terms_vectorize(specs: list[RunSpec], tasks: dict[str, Any]) -> None:
+    """One forward pass under vmap of the first vectorised run of each method with a term from a
+    plugin (the built-in terms are tested): a loss vmap cannot batch fails before any run."""
+    from dalib.bench.fingerprint import plugin_file
+    from dalib.methods import resolve_method
+
+    checked = set()
+    for spec in specs:
+        if spec.vectorized and spec.method not in checked and any(plugin_file(e.cls) for e in
+                                                                  resolve_method(spec.method).entries):
+            from dalib.bench.vector_run import check_vectorizes
+
+            checked.add(spec.method)
+            check_vectorizes(spec, tasks[spec.task])
 
 
 def _check_target_classes(specs: list[RunSpec], task: Any) -> None:

@@ -22,6 +22,16 @@ from dalib.train.trainer import steps_per_epoch
 from dalib.train.vectorized import VectorizedTrainer, VectorRun
 
 
+def check_vectorizes(spec: RunSpec, task: Task) -> None:
+    """Raise the one-line error of a term that cannot train vectorised, from one forward pass of
+    ``spec`` alone — before any run of a bench whose plugin terms would otherwise fail at the
+    first step of their first batch."""
+    run = prepare_run(spec, task, RunOptions(announce=False))
+    assert isinstance(run, PreparedRun)
+    VectorizedTrainer([VectorRun(run.spec.key, run.model, run.objective, run.config, run.source_train,
+                                 run.source_val, run.target, run.dropout_state, augment=run.augment)]).check()
+
+
 def train_in_batch(specs: list[RunSpec], tasks: list[Task], key: str) -> tuple[Any, dict[str, Any], Task]:
     """Re-execute a stored vectorised batch (its records' ``batch``, in order): the trained model,
     fresh record and task (views, with a cached trunk) of the run ``key`` — the same numbers bit

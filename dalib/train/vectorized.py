@@ -175,9 +175,18 @@ class VectorizedTrainer:
             return self.stacked.probe(xs, ys, xt, None, progress)
         except (RuntimeError, ValueError, TypeError) as err:
             terms = ", ".join(t.name for t in getattr(self.steps[0].objective, "terms", [])) or "the model"
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise DalibError(f"{terms} cannot train vectorised under torch.func.vmap ({first[:200]}); set "
-                             "`vectorizable = False` on the term's class, or run with --vectorize off") from None
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0].split(". ")[0]
+            raise DalibError(f"{terms} cannot train vectorised under torch.func.vmap ({first}): a loss that reads "
+                             "tensor values in Python (float(x), x.item(), if x > 0, numpy) cannot; keep them tensors "
+                             "(x.detach() for a constant factor), set `vectorizable = False` on the term's class, "
+                             "or run with --vectorize off") from None
+
+    def check(self) -> None:
+        """Take every run's first batch and run the step's forward pass under vmap once, without
+        changing anything: a term that cannot train vectorised fails here (`_probe`)."""
+        src, tgt, augment_rngs, _ = self._streams()
+        xs, ys, xt = self._batch(src, tgt, augment_rngs)
+        self._probe(xs, ys, xt, 0.0)
 
     def _check_finite(self, loss: Tensor, parts: dict[str, Tensor], step: int) -> None:
         bad = (~torch.isfinite(loss.detach())).nonzero()

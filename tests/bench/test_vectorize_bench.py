@@ -146,14 +146,19 @@ class PythonValueLoss(Discrepancy):
 
 
 def test_a_loss_vmap_cannot_batch_fails_in_one_line_naming_the_fix(tmp_path: Path):
-    """Kills: the raw functorch traceback reaching the user, or the run silently trained on."""
+    """Before any run (planning runs one forward pass of each plugin term under vmap), with the
+    cause and the fixes. Kills: the raw functorch traceback reaching the user, the check after
+    the other methods' batches ran, or the run silently trained on."""
     plugin = tmp_path / "value_loss.py"
     plugin.write_text(PYTHON_VALUE_LOSS.format(name="value_loss_vmapped", flag=True))
-    config = BenchConfig(**{**SMALL, "methods": "value_loss_vmapped", "seeds": "0"}, plugin=[str(plugin)],
-                         out=str(tmp_path / "out"))
-    with pytest.raises(DalibError, match=r"value_loss_vmapped cannot train vectorised under torch.func.vmap \(.*\); "
-                                         r"set `vectorizable = False` on the term's class, or run with --vectorize off"):
-        run_bench(plan_bench(config), log=None)
+    config = BenchConfig(**{**SMALL, "methods": "source_only,value_loss_vmapped", "seeds": "0"},
+                         plugin=[str(plugin)], out=str(tmp_path / "out"))
+    with pytest.raises(DalibError, match=r"value_loss_vmapped cannot train vectorised under torch.func.vmap \(vmap: .*"
+                                         r"\.item\(\) on a Tensor\): a loss that reads tensor values in Python "
+                                         r"\(float\(x\), x.item\(\), if x > 0, numpy\) cannot; keep them tensors "
+                                         r"\(x.detach\(\) for a constant factor\), set `vectorizable = False`"):
+        plan_bench(config)
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_loss_marked_vectorizable_false_trains_alone(tmp_path: Path):
