@@ -5,7 +5,9 @@ under the data root: --data-root, else $DALIB_DATA, else ../shared/data). Measur
 embedding throughput (reviews/s) of `embed_texts` at max_length 128 and 256 (batch 64, after one
 untimed pass that loads the model and meets every padded batch shape; best of --repeats, as the
 machine may be shared); fine-tuning steps/s of MiniLMBackbone + linear head with SGD (batch 16,
-max_length 128, 10 timed steps after 2 warm-up; the labels are placeholders, speed only); and
+max_length 128, 10 timed steps after 2 warm-up; the labels are placeholders, speed only), the
+same for the cached trunk `top:N` (`dalib.text.trunk.MiniLMTop` over cached packed states, N in
+--top, states built once in a temporary folder, untimed) and its ratio to full fine-tuning; and
 `cached_embeddings` miss ÷ hit time in a temporary cache folder (the weights digest, computed
 once per process, is taken before timing). Usage: python benchmarks/text_embedding.py [--n 200]
 """
@@ -23,11 +25,15 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.data import TensorDataset
 
+from dalib.data.domain import Domain
 from dalib.data.root import require_data_root
 from dalib.errors import DalibError
+from dalib.models.trunk import TrunkCut
 from dalib.text import MiniLMBackbone, cached_embeddings, embed_texts, tokenize
 from dalib.text.cache import weights_sha256
+from dalib.text.trunk import text_trunk_domains
 
 REVIEWS = Path("amazon_multidomain_sentiment_text/sorted_data_acl/books/positive.review")
 _REVIEW_TEXT = re.compile(r"<review_text>\s*(.*?)\s*</review_text>", re.S)
@@ -45,20 +51,18 @@ def load_reviews(root: Path, n: int) -> list[str]:
     return texts
 
 
-def finetune_steps_per_s(texts: list[str], batch: int, max_length: int, warmup: int, steps: int) -> float:
-    """Steps/s of forward + backward + SGD step on MiniLMBackbone + Linear(384, 2)."""
+def steps_per_s(backbone: nn.Module, inputs: torch.Tensor, batch: int, warmup: int, steps: int) -> float:
+    """Steps/s of forward + backward + SGD step on ``backbone`` + Linear(384, 2) over ``inputs``."""
     torch.manual_seed(0)
-    backbone = MiniLMBackbone()
     model = nn.Sequential(backbone, nn.Linear(backbone.feature_dim, 2)).train()
-    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    tokens = tokenize(texts, max_length)
-    labels = torch.arange(len(texts)) % 2
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-3, momentum=0.9)
+    labels = torch.arange(len(inputs)) % 2
     start = 0.0
     for step in range(warmup + steps):
         if step == warmup:
             start = time.perf_counter()
-        idx = torch.arange(step * batch, (step + 1) * batch) % len(texts)
-        loss = F.cross_entropy(model(tokens[idx]), labels[idx])
+        idx = torch.arange(step * batch, (step + 1) * batch) % len(inputs)
+        loss = F.cross_entropy(model(inputs[idx]), labels[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -70,6 +74,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200, help="number of reviews")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--repeats", type=int, default=2, help="embedding timings: best of this many")
+    parser.add_argument("--top", type=lambda v: [int(n) for n in v.split(",")], default=[1, 2, 3],
+                        help="cached-trunk cuts top:N to time, comma-separated (default 1,2,3)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
     if args.threads:
@@ -87,8 +93,17 @@ def main() -> None:
         rate[max_length] = len(texts) / best
         rows.append((f"embed, max_length {max_length}", f"{rate[max_length]:.1f} reviews/s"))
     rows.append(("embed 128 ÷ 256 throughput", f"{rate[128] / rate[256]:.2f}×"))
-    sps = finetune_steps_per_s(texts, batch=16, max_length=128, warmup=2, steps=10)
-    rows.append(("fine-tune, batch 16, max_length 128", f"{sps:.2f} steps/s ({16 * sps:.1f} reviews/s)"))
+    tokens = tokenize(texts, 128)
+    sps = steps_per_s(MiniLMBackbone(), tokens, batch=16, warmup=2, steps=10)
+    rows.append(("fine-tune all 6 layers, batch 16, max_length 128", f"{sps:.2f} steps/s ({16 * sps:.1f} reviews/s)"))
+    labels = torch.arange(len(texts)) % 2
+    domain = Domain("reviews", "R", ["neg", "pos"], TensorDataset(tokens, labels), labels, texts)
+    for n_top in args.top:
+        with tempfile.TemporaryDirectory() as tmp:
+            (states,), top = text_trunk_domains([domain], TrunkCut("top", n_top), cache_dir=Path(tmp), say=lambda _: None)
+        top_sps = steps_per_s(top, states.tensors[0], batch=16, warmup=2, steps=10)
+        rows.append((f"fine-tune top:{n_top} over cached states, same batches",
+                     f"{top_sps:.2f} steps/s, {top_sps / sps:.1f}× full fine-tuning"))
     weights_sha256()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()

@@ -169,13 +169,17 @@ def train_model(spec: RunSpec, task: Task) -> tuple[torch.nn.Module, dict[str, A
     return holder["model"], record, holder["task"]
 
 
+MAX_INPUT_PAD_DIM = 20_000  # beyond (e.g. packed MiniLM states, 49,280 values), a linear probe of raw inputs is slow
+
+
 def domain_distances(model: torch.nn.Module, source: Domain, target: Domain) -> dict[str, float | None]:
-    """Proxy A-distance between source and target: on the inputs (in-memory data only; the same
-    for every method of a task and seed, so computed once per process, `input_pad`) and on the
-    trained model's bottleneck features."""
+    """Proxy A-distance between source and target: on the inputs (in-memory float data of at most
+    `MAX_INPUT_PAD_DIM` values per sample; the same for every method of a task and seed, so
+    computed once per process, `input_pad`) and on the trained model's bottleneck features."""
     ts, tt = source.tensors, target.tensors
     before = None
-    if ts is not None and tt is not None and ts[0].is_floating_point():  # not on token ids
+    if (ts is not None and tt is not None and ts[0].is_floating_point()  # not on token ids
+            and ts[0][0].numel() <= MAX_INPUT_PAD_DIM):
         before = input_pad(ts[0].flatten(1).double().numpy(), tt[0].flatten(1).double().numpy())
     after = proxy_a_distance(predict(model, source).features.double().numpy(),
                              predict(model, target).features.double().numpy())

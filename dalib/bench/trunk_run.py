@@ -7,6 +7,10 @@
 | ``top:N``         | cached activations entering the last N blocks | the last N blocks + head      |
 | ``full``          | centre views at ``image_size`` px          | the whole backbone               |
 
+A ``minilm`` backbone (token-id datasets such as ``amazon-sentiment-tokens``) takes ``top:N``
+only: the reviews become packed hidden states entering layer 6 − N, cached once, and the
+classifier's backbone is the top N layers (`dalib.text.trunk`).
+
 With ``frozen`` / ``top:N`` each training step draws one cached view per image (the ``views``
 augmentation with the trainer's seeded generator) and evaluation reads the centre view; the
 profile's own image augmentation does not apply to cached outputs. Shallow methods get the
@@ -40,6 +44,14 @@ def prepare_trunk(profile: Profile, task: Task, shallow: bool = False, device: s
     cut = parse_trunk(profile.trunk)
     if cut is None:
         return task, profile, None
+    if profile.backbone == "minilm":
+        if shallow:  # shallow text methods read the reviews' texts, which the token domains keep
+            return task, profile, None
+        from dalib.text.trunk import text_trunk_domains
+
+        (source, target), top = text_trunk_domains([task.source, task.target], cut, device=device,
+                                                   **({"say": say} if say else {}))
+        return Task(source, target), profile, top
     recipe = view_recipe(profile.backbone, profile.image_size, profile.views)
     backbone = build_backbone(profile.backbone, 3 * recipe.image_size ** 2, weights=profile.weights or None)
     kwargs = {"device": device, **({"say": say} if say else {})}
