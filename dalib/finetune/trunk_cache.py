@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -35,6 +34,7 @@ from dalib.errors import DalibError
 from dalib.models.efficientnet import VARIANTS as EFFICIENTNET_VARIANTS
 from dalib.models.efficientnet import input_normalisation, input_resolution
 from dalib.models.trunk import CachedTrunk, TrunkCut, split_trunk, state_sha256
+from dalib.progress import ProgressLine
 
 FORMAT = "trunk prefix outputs (n,V,*shape) v1"
 Say = Callable[[str], None]
@@ -104,19 +104,13 @@ def prefix_outputs(domain: Domain, backbone: nn.Module, cut: TrunkCut, recipe: V
             f"frozen {getattr(backbone, 'arch', type(backbone).__name__)} prefix ({cut}) → {path}")
         out = np.empty((len(paths), recipe.views, *shape), dtype=dtype)
         chunk = max(1, 64 // recipe.views)
-        start = last = time.perf_counter()
+        progress = ProgressLine(say, domain.name, len(paths), "images")
         for i in range(0, len(paths), chunk):
             batch = torch.cat([render_views(folder.read_image(p), recipe, i + j)
                                for j, p in enumerate(paths[i:i + chunk])])
             y = prefix(batch.to(device).contiguous(memory_format=torch.channels_last)).float().cpu().numpy()
             out[i:i + chunk] = y.reshape(-1, recipe.views, *shape)
-            now = time.perf_counter()
-            done = min(i + chunk, len(paths))
-            if now - last >= 5 or done == len(paths):
-                rate = done / (now - start)
-                left = f", about {(len(paths) - done) / rate:.0f} s left" if done < len(paths) else ""
-                say(f"  {domain.name}: {done}/{len(paths)} images, {rate:.1f} images/s{left}")
-                last = now
+            progress.update(min(i + chunk, len(paths)))
     finally:
         backbone.train(was_training)
     save_array(path, out)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from typing import Any, Callable
 
 import numpy as np
@@ -37,6 +36,7 @@ from dalib.data.array_cache import load_array, save_array, writable_cache_dir
 from dalib.data.domain import Domain
 from dalib.errors import DalibError
 from dalib.models.trunk import TrunkCut
+from dalib.progress import ProgressLine
 from dalib.text.encoder import EMBED_DIM, load_encoder, mean_pool
 
 FORMAT = "minilm packed states (n,L,385) v1"
@@ -148,7 +148,7 @@ def packed_states(domain: Domain, encoder: nn.Module, n_top: int, dtype: np.dtyp
     out = np.zeros((n, length, PACKED_DIM), dtype=dtype)
     lengths = tokens[:, 1].sum(1)
     order = torch.argsort(lengths, descending=True, stable=True)
-    start = last = time.perf_counter()
+    progress = ProgressLine(say, domain.name, n, "reviews")
     try:
         for i in range(0, n, 64):
             idx = order[i:i + 64]
@@ -160,12 +160,7 @@ def packed_states(domain: Domain, encoder: nn.Module, n_top: int, dtype: np.dtyp
                 hidden = layer(hidden, attention)
             hidden = hidden * mask.unsqueeze(-1)  # padding positions hold zeros
             out[idx.numpy(), :width] = torch.cat([hidden, mask.unsqueeze(-1).to(hidden.dtype)], 2).cpu().numpy()
-            now, done = time.perf_counter(), min(i + 64, n)
-            if now - last >= 5 or done == n:
-                rate = done / (now - start)
-                left = f", about {(n - done) / rate:.0f} s left" if done < n else ""
-                say(f"  {domain.name}: {done}/{n} reviews, {rate:.1f} reviews/s{left}")
-                last = now
+            progress.update(min(i + 64, n))
     finally:
         encoder.train(was_training)
     save_array(path, out)
