@@ -347,6 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="folder holding the datasets (default: DALIB_DATA, then ../shared/data)")
     p.set_defaults(func=cmd_finetune)
 
+    from dalib.compress.options import add_parser as add_compress  # argparse only
+
+    add_compress(sub)
+
     p = sub.add_parser("table", help="rebuild the table of a bench folder under a selection protocol")
     p.add_argument("dir", help="the --out folder of a `dalib bench`")
     p.add_argument("--select", default="last",

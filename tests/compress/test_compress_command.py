@@ -1,0 +1,75 @@
+"""`dalib compress` end to end on a small bench folder, and recovery fine-tuning without target labels."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from dalib.bench.store import ResultsStore, store_path
+from dalib.cli import main
+from dalib.compress.experiment import retrain
+from dalib.compress.prune import weight_sparsity
+from dalib.compress.variants import Variant, build_variant
+from dalib.data.catalog import load_dataset
+from dalib.data.domain import Domain
+from dalib.data.tasks import select_tasks
+
+TASK = "R02R30"
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("compress") / "b"
+    assert main(["bench", "--dataset", "rotated-digits", "--methods", "dann", "--seeds", "0", "--tasks", TASK,
+                 "--epochs", "3", "--no-target-only", "--out", str(out)]) == 0
+    return out
+
+
+def test_compress_writes_the_table_csv_and_plot(bench: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compress", str(bench), "--prune", "0.8", "--recover", "20", "--quantize", "int8",
+                 "--distill", "32x16", "--distill-steps", "50", "--repeats", "3"]) == 0
+    text = (bench / "compress.md").read_text()
+    assert text in capsys.readouterr().out
+    for variant in ("float", "prune-global-0.8", "prune-global-0.8+ft", "prune-global-0.8+ft+D", "int8", "distill-32x16"):
+        assert f"| source_only | {variant} |" in text and f"| dann | {variant} |" in text
+    rows = list(csv.DictReader((bench / "compress.csv").open()))
+    assert len(rows) == 2 * 6
+    acc = {(r["method"], r["variant"]): float(r["target_acc"]) for r in rows}
+    size = {(r["method"], r["variant"]): int(r["size_bytes"]) for r in rows}
+    # source-only has no term: recovery with "its objective" is recovery on the task loss, same seed
+    assert acc[("source_only", "prune-global-0.8+ft+D")] == acc[("source_only", "prune-global-0.8+ft")]
+    assert size[("dann", "int8")] < 0.4 * size[("dann", "float")]
+    assert size[("dann", "prune-global-0.8")] < 0.5 * size[("dann", "float")]  # CSR storage
+    with ResultsStore(store_path(bench), create=False) as store:
+        stored = {r["method"]: r["epochs"][-1]["target_acc"] for r in store.records()}
+    assert acc[("dann", "float")] == pytest.approx(100 * stored["dann"], abs=1e-9)  # the re-trained run is the run
+    assert (bench / "compress_accuracy_vs_size.png").stat().st_size > 1000
+
+
+def test_recovery_reads_no_target_label(bench: Path) -> None:
+    with ResultsStore(store_path(bench), create=False) as store:
+        record = next(r for r in store.records() if r["method"] == "dann")
+    task = select_tasks(load_dataset("rotated-digits"), [TASK])[0]
+    run = retrain(record, task)
+    x, y = run.target.tensors
+    scrambled = Domain(run.target.name, run.target.short, run.target.class_names,
+                       TensorDataset(x, (y + 1) % run.model.num_classes), (y + 1) % run.model.num_classes)
+    variant = Variant("prune", 0.8, "global", "objective")
+    honest = build_variant(run, variant, recover_steps=15)
+    blind = build_variant(replace(run, target=scrambled), variant, recover_steps=15)
+    for (name, a), (_, b) in zip(honest.state_dict().items(), blind.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert weight_sparsity(honest) >= 0.8 - 1e-3
+    assert not torch.equal(honest.head.weight, build_variant(run, Variant("prune", 0.8, "global")).head.weight)
+
+
+def test_bad_options_are_named(bench: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for args, message in [(["--prune", "1.5"], "fraction in [0, 1)"), (["--quantize", "int4"], "unknown --quantize"),
+                          (["--distill", "big"], "unknown student"), (["--methods", "mcc"], "no method run")]:
+        assert main(["compress", str(bench), *args]) == 2
+        assert message in capsys.readouterr().err
