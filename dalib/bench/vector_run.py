@@ -54,24 +54,33 @@ def execute_group(specs: list[RunSpec], tasks: list[Task], options: RunOptions,
     ``specs[i]``, as one model per group of equal batch shapes; their records, in order.
     ``keep_model`` receives the trained model and task of the run whose key it holds under
     ``"key"`` (default: the first), as `dalib.bench.run.execute` does."""
+    prepared, records = train_group(specs, tasks, options)
+    if keep_model is not None:
+        kept = next(p for p in prepared if p.spec.key == keep_model.get("key", specs[0].key))
+        keep_model["model"], keep_model["task"] = kept.model, kept.task
+    return records
+
+
+def train_group(specs: list[RunSpec], tasks: list[Task],
+                options: RunOptions) -> tuple[list[PreparedRun], list[dict[str, Any]]]:
+    """`execute_group`'s work: the prepared runs, their models and objectives trained (each run's
+    own modules hold its trained values), and their records, in the order of ``specs``."""
     torch.set_num_threads(options.threads)
     with threadpool_limits(limits=options.threads):
         prepared = [prepare_run(s, t, options) for s, t in zip(specs, tasks)]
         if not all(isinstance(p, PreparedRun) for p in prepared):
             raise DalibError("a vectorised batch holds a shallow run; shallow methods run one at a time")
+        runs_of: list[PreparedRun] = prepared  # type: ignore[assignment]
         groups: dict[tuple[int, int, int], list[int]] = {}
-        for i, run in enumerate(prepared):
-            groups.setdefault(_shape_key(run), []).append(i)  # type: ignore[arg-type]
-        records: list[dict[str, Any] | None] = [None] * len(prepared)
+        for i, run in enumerate(runs_of):
+            groups.setdefault(_shape_key(run), []).append(i)
+        records: list[dict[str, Any] | None] = [None] * len(runs_of)
         for members in groups.values():
-            runs = [prepared[i] for i in members]
+            runs = [runs_of[i] for i in members]
             trainer = VectorizedTrainer([VectorRun(r.spec.key, r.model, r.objective, r.config, r.source_train,
                                                    r.source_val, r.target, r.dropout_state,
                                                    torch.as_tensor(r.heldout), r.augment) for r in runs])
             batch = [r.spec.key for r in runs]
             for i, run, history in zip(members, runs, trainer.fit()):
                 records[i] = {**finish_run(run, history), "batch": batch}
-    if keep_model is not None:
-        kept = next(p for p in prepared if p.spec.key == keep_model.get("key", specs[0].key))  # type: ignore[union-attr]
-        keep_model["model"], keep_model["task"] = kept.model, kept.task  # type: ignore[union-attr]
-    return records  # type: ignore[return-value]
+    return runs_of, records  # type: ignore[return-value]

@@ -50,11 +50,14 @@ def cmd_compress(args: argparse.Namespace) -> None:
     measurements = compress_runs(records, tasks, variants, methods=_list(args.methods), task_names=_list(args.tasks),
                                  seeds=_list(args.seeds, int), recover_steps=args.recover,
                                  distill_steps=args.distill_steps, repeats=args.repeats,
-                                 say=lambda line: print(line, flush=True))
+                                 say=lambda line: print(line, flush=True), recover_lr_mult=args.recover_lr_mult,
+                                 temperature=args.temperature, alpha=args.alpha)
     rows = table_rows(measurements)
     text = markdown(rows, measurements, args.recover)
-    write_text_atomic(out / f"{STEM}.md", text)
-    write_text_atomic(out / f"{STEM}.csv", measurements_csv(measurements))
-    accuracy_size_plot(rows, out / f"{STEM}_accuracy_vs_size.png")
+    dest = Path(args.out) if args.out else out
+    dest.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(dest / f"{STEM}.md", text)
+    write_text_atomic(dest / f"{STEM}.csv", measurements_csv(measurements))
+    accuracy_size_plot(rows, dest / f"{STEM}_accuracy_vs_size.png")
     print(text)
-    print(f"wrote {out / STEM}.md, {STEM}.csv and {STEM}_accuracy_vs_size.png")
+    print(f"wrote {dest / STEM}.md, {STEM}.csv and {STEM}_accuracy_vs_size.png")

@@ -6,8 +6,9 @@ are re-executed from their records (seeded, one run at a time), and every varian
 accuracy (all target samples, mean ± std over the chosen tasks × seeds), the gain over the
 *equally compressed* source-only model (the adaptation gain that survives compression), the
 size on disk and its ratio to the float model, and the CPU latency per batch of 256 target
-samples (median of repeats, one process). The float row is the re-trained model; a run of a
-vectorised batch re-trained alone matches its stored accuracy to float rounding, not bit for bit.
+samples (median of repeats, one process). Runs are re-trained exactly as the bench trained them:
+a run of a vectorised batch is re-trained with its whole batch (one re-training serves every
+chosen run of it), so the float row reproduces the stored accuracy bit for bit, which is checked.
 """
 
 from __future__ import annotations
@@ -66,14 +67,16 @@ def choose_runs(records: list[dict[str, Any]], methods: list[str] | None, tasks:
     groups = {k: g for k, g in groups.items() if len(g) > 1}
     if not groups:
         found = sorted({r["method"] for r in deep} - {SOURCE_ONLY})
-        raise DalibError(f"no method run beside a source_only run matches (methods in the folder: "
-                         f"{', '.join(found) or 'none'}); check --methods, --tasks and --seeds")
+        in_folder = (f"methods {', '.join(found) or 'none'}; tasks {', '.join(sorted({r['task'] for r in deep}))}; "
+                     f"seeds {', '.join(str(s) for s in sorted({r['seed'] for r in deep}))}")
+        raise DalibError(f"no method run beside a source_only run matches (the folder holds {in_folder}); "
+                         "check --methods, --tasks and --seeds")
     return groups
 
 
 def retrain(record: dict[str, Any], task: Task) -> PreparedRun:
-    """Re-execute a stored deep run alone on the CPU; its ``model`` and ``objective`` come back trained."""
-    spec = replace(spec_of(record), vectorized=False)
+    """Re-execute a stored deep run trained alone, on the CPU; its ``model`` and ``objective`` come back trained."""
+    spec = replace(spec_of(record), device="cpu")
     if spec.weights:
         raise DalibError(f"{record['key']} trains with instance weights ({spec.weights}); compress runs without them")
     run = prepare_run(spec, task, RunOptions())
@@ -84,10 +87,47 @@ def retrain(record: dict[str, Any], task: Task) -> PreparedRun:
     return run
 
 
+class Retrainer:
+    """Re-trains stored runs as the bench trained them: alone, or with their whole vectorised batch
+    (kept until its runs are taken, so a batch is re-trained once)."""
+
+    def __init__(self, records: list[dict[str, Any]], tasks: dict[str, Task]) -> None:
+        self.by_key = {r["key"]: r for r in records}
+        self.tasks = tasks
+        self.trained: dict[str, PreparedRun] = {}
+
+    def run(self, record: dict[str, Any]) -> PreparedRun:
+        """The re-trained run of ``record``; raises unless it reproduces the stored last-epoch accuracy."""
+        key = record["key"]
+        if key not in self.trained:
+            batch = record.get("batch") or [key]
+            if len(batch) == 1 and not record["spec"].get("vectorized"):
+                self.trained[key] = retrain(record, self.tasks[record["task"]])
+            else:
+                self._retrain_batch(key, batch)
+        run = self.trained.pop(key)
+        acc = 100 * predict(run.model, run.target, device="cpu").accuracy
+        if abs(acc - 100 * record["epochs"][-1]["target_acc"]) > 1e-6:
+            raise DalibError(f"re-training {key} gave target accuracy {acc:.2f}%, not its stored "
+                             f"{100 * record['epochs'][-1]['target_acc']:.2f}%; was it run with another dalib version?")
+        return run
+
+    def _retrain_batch(self, key: str, batch: list[str]) -> None:
+        from dalib.bench.vector_run import train_group
+
+        missing = [k for k in batch if k not in self.by_key]
+        if missing:
+            raise DalibError(f"{key} was trained in a vectorised batch with {missing[0]}, which is not in the folder; "
+                             "its numbers cannot be re-trained exactly (re-run the bench with --vectorize off)")
+        specs = [replace(spec_of(self.by_key[k]), device="cpu") for k in batch]
+        prepared, _ = train_group(specs, [self.tasks[self.by_key[k]["task"]] for k in batch], RunOptions())
+        self.trained.update({p.spec.key: p for p in prepared})
+
+
 def measure(run: PreparedRun, variant: Variant, recover_steps: int, distill_steps: int,
-            repeats: int) -> Measurement:
+            repeats: int, **options: float) -> Measurement:
     """Build ``variant`` of ``run`` and measure it (module docstring)."""
-    model = build_variant(run, variant, recover_steps, distill_steps)
+    model = build_variant(run, variant, recover_steps, distill_steps, **options)
     acc = 100 * predict(model, run.target, device="cpu").accuracy
     x = run.target.tensors[0][:LATENCY_BATCH] if run.target.tensors is not None else next(iter(
         torch.utils.data.DataLoader(run.target.dataset, batch_size=LATENCY_BATCH)))[0]
@@ -98,16 +138,24 @@ def measure(run: PreparedRun, variant: Variant, recover_steps: int, distill_step
 def compress_runs(records: list[dict[str, Any]], tasks: dict[str, Task], variants: list[Variant], *,
                   methods: list[str] | None = None, task_names: list[str] | None = None,
                   seeds: list[int] | None = None, recover_steps: int = 100, distill_steps: int = 500,
-                  repeats: int = 20, say: Callable[[str], None] = print) -> list[Measurement]:
-    """Every variant of every chosen run (`choose_runs`), measured."""
+                  repeats: int = 20, say: Callable[[str], None] = print, **options: float) -> list[Measurement]:
+    """Every variant of every chosen run (`choose_runs`), measured; ``options`` go to `build_variant`
+    (``recover_lr_mult``, ``temperature``, ``alpha``). Source-only has no term, so its `+ft+D`
+    (the same model as `+ft`) is not built; its `+ft` is the reference of the methods' `+ft+D`."""
     groups = choose_runs(records, methods, task_names, seeds)
+    chosen = {r["key"] for group in groups.values() for r in group}
+    retrainer = Retrainer(records, tasks)
     out: list[Measurement] = []
     for i, ((task, seed), group) in enumerate(groups.items(), 1):
         for record in group:
-            say(f"[{i}/{len(groups)}] {record['task_name']} seed {seed}: re-training {record['method']}, then "
-                f"{len(variants)} variants")
-            run = retrain(record, tasks[task])
-            out += [measure(run, v, recover_steps, distill_steps, repeats) for v in variants]
+            batch = [k for k in record.get("batch") or [] if k != record["key"]]
+            fresh = record["key"] not in retrainer.trained and batch
+            say(f"[{i}/{len(groups)}] {record['task_name']} seed {seed}: {record['method']}"
+                + (f" (re-training its vectorised batch of {len(batch) + 1} runs)" if fresh else ""))
+            run = retrainer.run(record)
+            mine = [v for v in variants if not (record["method"] == SOURCE_ONLY and v.recover == "objective")]
+            out += [measure(run, v, recover_steps, distill_steps, repeats, **options) for v in mine]
+        retrainer.trained = {k: p for k, p in retrainer.trained.items() if k in chosen}  # drop unchosen batch-mates
     return out
 
 
@@ -119,6 +167,7 @@ class Row:
     variant: str
     acc: float
     acc_std: float
+    drop: float
     gain: float
     size_bytes: int
     size_ratio: float
@@ -126,18 +175,22 @@ class Row:
 
 
 def table_rows(measurements: list[Measurement]) -> list[Row]:
-    """Mean target accuracy, mean gain over source-only of the same variant, task and seed,
+    """Mean target accuracy (± std across tasks and seeds), mean change from the same run's float
+    model, mean gain over source-only of the same variant (its `+ft` for `+ft+D`), task and seed,
     median size and latency, per (method, variant) in the order first measured."""
     by_key = {(m.task, m.seed, m.method, m.variant): m for m in measurements}
-    float_size = {(m.task, m.seed, m.method): m.size_bytes for m in measurements if m.variant == "float"}
+    floats = {(m.task, m.seed, m.method): m for m in measurements if m.variant == "float"}
     order = list(dict.fromkeys((m.method, m.variant) for m in measurements))
     rows = []
     for method, variant in order:
         ms = [m for m in measurements if (m.method, m.variant) == (method, variant)]
         accs = [m.target_acc for m in ms]
-        gains = [m.target_acc - by_key[(m.task, m.seed, SOURCE_ONLY, variant)].target_acc for m in ms]
-        ratios = [m.size_bytes / float_size[(m.task, m.seed, m.method)] for m in ms]
-        rows.append(Row(method, variant, statistics.mean(accs), statistics.pstdev(accs), statistics.mean(gains),
+        reference = variant.replace("+ft+D", "+ft")
+        gains = [m.target_acc - by_key[(m.task, m.seed, SOURCE_ONLY, reference)].target_acc for m in ms]
+        drops = [m.target_acc - floats[(m.task, m.seed, m.method)].target_acc for m in ms]
+        ratios = [m.size_bytes / floats[(m.task, m.seed, m.method)].size_bytes for m in ms]
+        rows.append(Row(method, variant, statistics.mean(accs), statistics.pstdev(accs), statistics.mean(drops),
+                        statistics.mean(gains),
                         int(statistics.median(m.size_bytes for m in ms)), statistics.mean(ratios),
                         statistics.median(m.latency_ms for m in ms)))
     return rows

@@ -23,8 +23,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "terms (default 0: none)")
     p.add_argument("--quantize", default="", help="int8 (dynamic, Linear layers) and/or int8-static (conv models, "
                                                    "calibrated on unlabelled target inputs), comma-separated")
-    p.add_argument("--distill", default="", help="student MLP: hidden width, optionally xBOTTLENECK (e.g. 64x32)")
+    p.add_argument("--distill", default="", help="student MLP: hidden width, optionally xBOTTLENECK (e.g. 64x32; "
+                                                  "default bottleneck: the teacher's)")
+    p.add_argument("--recover-lr-mult", type=float, default=0.1,
+                   help="recovery learning rate ÷ the run's (default 0.1; λ(p) restarts over the recovery steps)")
     p.add_argument("--distill-steps", type=int, default=500, help="distillation steps (default 500)")
+    p.add_argument("--temperature", type=float, default=2.0, help="distillation temperature T (default 2)")
+    p.add_argument("--alpha", type=float, default=0.5,
+                   help="distillation weight of the source-label loss; 1 − alpha on the soft targets (default 0.5)")
+    p.add_argument("--out", help="folder for compress.md / .csv / _accuracy_vs_size.png (default: DIR; a second "
+                                 "call with the same folder replaces them)")
     p.add_argument("--methods", help="methods to compress (default: all in the folder; source_only always)")
     p.add_argument("--tasks", help="tasks, e.g. A2W,D2W (default: all in the folder)")
     p.add_argument("--seeds", help="seeds, e.g. 0,1 (default: all in the folder)")

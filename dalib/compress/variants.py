@@ -8,12 +8,12 @@
 | `prune-K-S+ft+D`   | …recovery on the run's own objective L_task + Σ λ_k(p)·D_k(F_s, F_t) (unlabelled target) |
 | `int8`             | `quantize_dynamic_int8` (Linear layers)                                        |
 | `int8-static`      | `quantize_static_int8`, calibrated on unlabelled target batches (conv models)  |
-| `distill-H`        | a student MLP (hidden H, bottleneck B for ``HxB``) distilled from the run     |
+| `distill-H`        | a student MLP (hidden H; bottleneck B for ``HxB``, else the teacher's) distilled from the run |
 
-Recovery fine-tuning runs the one trainer for R steps at a tenth of the run's learning rate with
+Recovery fine-tuning runs the one trainer for R steps at 0.1× (``recover_lr_mult``) the run's learning rate with
 the pruning masks attached (pruned weights stay exactly zero), seeded with the run's seed, so
 both recoveries see the same batches and dropout draws (for source-only, whose objective has no
-term, `+ft+D` equals `+ft`). The method's terms continue from their trained state (e.g. DANN's
+term, `+ft+D` would equal `+ft`, so `dalib compress` does not build it). The method's terms continue from their trained state (e.g. DANN's
 discriminator) with λ(p) restarting over the recovery steps. The trainer reads target labels
 only to report accuracy, never to train or select.
 """
@@ -88,10 +88,10 @@ def parse_student(text: str) -> tuple[int, int | None]:
     return int(match.group(1)), int(match.group(2)) if match.group(2) else None
 
 
-def _recover(run: PreparedRun, model: nn.Module, steps: int, with_terms: bool) -> None:
+def _recover(run: PreparedRun, model: nn.Module, steps: int, with_terms: bool, lr_mult: float) -> None:
     seed_everything(run.spec.seed)  # both recoveries see the same batches and dropout draws
     objective = copy.deepcopy(run.objective) if with_terms else Objective([])
-    config = replace(run.config, epochs=1, iters_per_epoch=steps, lr=0.1 * run.config.lr, log_dir=None,
+    config = replace(run.config, epochs=1, iters_per_epoch=steps, lr=lr_mult * run.config.lr, log_dir=None,
                      selection_scores=False, device="cpu")
     Trainer(model, objective, config, augment=run.augment).fit(run.source_train, run.source_val, run.target)
 
@@ -107,15 +107,17 @@ def _student(run: PreparedRun, text: str) -> Classifier:
     return Classifier(backbone, run.model.num_classes, bottleneck or run.model.feature_dim)
 
 
-def build_variant(run: PreparedRun, variant: Variant, recover_steps: int = 0, distill_steps: int = 500) -> nn.Module:
-    """``variant`` of the trained ``run.model`` (left unchanged), on the CPU in eval mode."""
+def build_variant(run: PreparedRun, variant: Variant, recover_steps: int = 0, distill_steps: int = 500, *,
+                  recover_lr_mult: float = 0.1, temperature: float = 2.0, alpha: float = 0.5) -> nn.Module:
+    """``variant`` of the trained ``run.model`` (left unchanged), on the CPU in eval mode: recovery at
+    ``recover_lr_mult`` × the run's lr, distillation at ``temperature`` with source-label weight ``alpha``."""
     model = copy.deepcopy(run.model).cpu()
     if variant.kind == "float":
         return model.eval()
     if variant.kind == "prune":
         prune_model(model, variant.sparsity, variant.prune_kind)
         if variant.recover:
-            _recover(run, model, recover_steps, with_terms=variant.recover == "objective")
+            _recover(run, model, recover_steps, variant.recover == "objective", recover_lr_mult)
         return make_permanent(model).eval()
     if variant.kind == "int8":
         return quantize_dynamic_int8(model)
@@ -127,4 +129,4 @@ def build_variant(run: PreparedRun, variant: Variant, recover_steps: int = 0, di
         return quantize_static_int8(model, batches)
     student = _student(run, variant.student)
     return distill(model, student, run.source_train, run.target, steps=distill_steps,
-                   batch_size=run.profile.batch_size, seed=run.spec.seed)
+                   batch_size=run.profile.batch_size, temperature=temperature, alpha=alpha, seed=run.spec.seed)
