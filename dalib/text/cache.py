@@ -34,7 +34,8 @@ def cache_key(texts: list[str], max_length: int, normalize: bool) -> str:
 def cached_embeddings(texts: list[str], *, max_length: int = 256, normalize: bool = True,
                       cache_dir: Path | None = None) -> tuple[np.ndarray, bool]:
     """``(embed_texts(texts, ...), hit)``: (n, 384) float32 read from the cache when present
-    (``hit`` True), else computed and stored. An unreadable or mis-shaped file counts as a miss.
+    (``hit`` True), else computed (with progress lines) and stored. An unreadable or mis-shaped file
+    counts as a miss.
     """
     check_texts(texts)
     check_max_length(max_length)
@@ -43,6 +44,7 @@ def cached_embeddings(texts: list[str], *, max_length: int = 256, normalize: boo
     arr = load_array(path, (len(texts), EMBED_DIM), np.float32)
     if arr is not None:
         return arr, True
-    arr = embed_texts(texts, max_length=max_length, normalize=normalize)
+    print(f"embedding cache: {len(texts)} texts through {MINILM} (max {max_length} tokens) → {path}", flush=True)
+    arr = embed_texts(texts, max_length=max_length, normalize=normalize, progress=True)
     save_array(path, arr)
     return arr, False

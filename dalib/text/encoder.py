@@ -20,6 +20,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from dalib.errors import DalibError
+from dalib.progress import ProgressLine
 
 MINILM = "all-MiniLM-L6-v2"
 EMBED_DIM = 384
@@ -138,7 +139,8 @@ def embed_texts(texts: list[str], *, max_length: int = 256, batch_size: int = 64
 
     Texts are truncated to ``max_length`` WordPiece tokens (256 is the sentence-transformers
     setting), batched longest-first so each batch pads little, mean-pooled (`mean_pool`) and,
-    when ``normalize``, scaled to unit L2 norm; the rows are returned in the input order.
+    when ``normalize``, scaled to unit L2 norm; the rows are returned in the input order. With
+    ``progress``, a line (texts done, texts/s, time left) every few seconds.
     """
     check_texts(texts)
     check_max_length(max_length)
@@ -147,13 +149,9 @@ def embed_texts(texts: list[str], *, max_length: int = 256, batch_size: int = 64
     tokenizer, model = _frozen_encoder(device)
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     out = np.empty((len(texts), EMBED_DIM), dtype=np.float32)
-    starts = range(0, len(order), batch_size)
-    if progress:
-        from tqdm import tqdm
-
-        starts = tqdm(starts, desc="embedding", unit="batch")
+    line = ProgressLine(lambda text: print(text, flush=True), "embedding", len(texts), "texts") if progress else None
     with torch.no_grad():
-        for start in starts:
+        for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=max_length,
                             return_tensors="pt").to(device)
@@ -161,4 +159,6 @@ def embed_texts(texts: list[str], *, max_length: int = 256, batch_size: int = 64
             if normalize:
                 emb = F.normalize(emb, p=2, dim=1)
             out[idx] = emb.float().cpu().numpy()
+            if line is not None:
+                line.update(min(start + batch_size, len(texts)))
     return out
