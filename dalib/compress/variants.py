@@ -7,7 +7,7 @@
 | `prune-K-S+ft`     | the same, then R recovery steps on the task loss alone (source labels)        |
 | `prune-K-S+ft+D`   | …recovery on the run's own objective L_task + Σ λ_k(p)·D_k(F_s, F_t) (unlabelled target) |
 | `int8`             | `quantize_dynamic_int8` (Linear layers)                                        |
-| `int8-static`      | `quantize_static_int8`, calibrated on unlabelled target batches (conv models)  |
+| `int8-static`      | `quantize_static_int8` (FX), calibrated on unlabelled target batches (conv models) |
 | `distill-H`        | a student MLP (hidden H; bottleneck B for ``HxB``, else the teacher's) distilled from the run |
 
 Recovery fine-tuning runs the one trainer for R steps at 0.1× (``recover_lr_mult``) the run's learning rate with
