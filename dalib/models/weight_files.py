@@ -73,7 +73,12 @@ def weights_file(backbone: str, weights: str | Path | None) -> Path | None:
 
 
 def weights_sha256(backbone: str, weights: str | Path | None) -> str | None:
-    """sha256 of the file a run's backbone starts from (None without weights), for its record."""
+    """sha256 of the file a run's backbone starts from, for its record: the weights file, the bundled
+    model.safetensors for ``minilm`` (which always starts pretrained), None for a random init."""
+    if backbone == "minilm" and not weights:
+        from dalib.text.cache import weights_sha256 as minilm_sha256
+
+        return minilm_sha256()
     path = weights_file(backbone, weights)
     if path is None:
         return None

@@ -97,7 +97,7 @@ def check_cut(cut: TrunkCut) -> int:
         raise DalibError("trunk 'frozen' for MiniLM: use the dataset amazon-sentiment (cached sentence "
                          "embeddings) or trunk top:N to fine-tune the top N layers")
     if cut.mode == "full":
-        raise DalibError("trunk 'full' for MiniLM: use trunk '' (the plain path fine-tunes every layer)")
+        raise DalibError("trunk 'full' for MiniLM: use trunk '' (the plain path fine-tunes every layer) or top:N")
     if not 1 <= cut.blocks <= LAYERS:
         raise DalibError(f"trunk {cut} asks for {cut.blocks} layers but MiniLM has {LAYERS}; use top:1 … top:{LAYERS}")
     return cut.blocks

@@ -120,3 +120,17 @@ def test_bench_trunk_of_a_minilm_profile(tmp_path: Path, monkeypatch: pytest.Mon
     assert prof == profile and prof.applied_backbone_lr_mult == 0.1  # the top layer learns at 0.1× lr
     same, _, none = prepare_trunk(profile, task, shallow=True, say=quiet)
     assert none is None and same is task  # shallow text methods read the texts
+
+
+def test_a_frozen_or_full_minilm_trunk_is_refused_in_the_profile() -> None:
+    for mode in ("frozen", "full"):
+        with pytest.raises(DalibError, match="trunk '' to fine-tune all"):
+            Profile(backbone="minilm", trunk=mode)
+
+
+def test_records_name_the_minilm_weights() -> None:
+    from dalib.models.weight_files import weights_sha256
+    from dalib.text.cache import weights_sha256 as minilm_sha256
+
+    assert weights_sha256("minilm", "") == minilm_sha256() and len(minilm_sha256()) == 64
+    assert weights_sha256("mlp", "") is None
