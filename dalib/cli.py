@@ -73,6 +73,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     from dalib.bench.config import BenchConfig
     from dalib.bench.mixing import RunEntry, grid_choice
     from dalib.bench.plan import plan_bench, run_bench
+    from dalib.bench.store import stored_records
     from dalib.eval.selection import describe
 
     config = BenchConfig.from_cli(args)
@@ -104,7 +105,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     run_bench(plan, progress)
     wall = time.perf_counter() - start
     # the tables cover every run of the folder (earlier --hp rows too), like `dalib table DIR`
-    _write_tables(_stored_records(str(config.out)), config.select, Path(config.out), plan.tasks)
+    _write_tables(stored_records(str(config.out)), config.select, Path(config.out), plan.tasks)
     print(f"selection protocol: {config.select} — {describe(config.select)}")
     resumed = len(plan.specs) - len(trained)
     print(f"wall time: {wall:.1f}s for {len(trained)} runs trained" + (f" ({resumed} resumed)" if resumed else "")
@@ -130,29 +131,20 @@ def _write_tables(records: list[dict[str, Any]], protocol: str, out: Path, tasks
         print(f"wrote {out / name}.md, .csv and .tex")
 
 
-def _stored_records(folder: str) -> list[dict[str, Any]]:
-    from dalib.bench.store import ResultsStore, store_path
-
-    with ResultsStore(store_path(Path(folder)), create=False) as store:
-        records = store.records()
-    if not records:
-        raise DalibError(f"no finished runs in {folder}; run `dalib bench --out {folder}` first")
-    return records
-
-
 def cmd_report(args: argparse.Namespace) -> None:
     """Write the report, its plots and a t-SNE plot, each atomically; names and titles say ORACLE
     under a protocol that reads target labels, so they never overwrite the honest files."""
     from dalib.bench.atomic import write_text_atomic
     from dalib.bench.plots import gain_heatmap, pad_vs_gain
     from dalib.bench.report import artefact_name, report_markdown, transfer_rows
+    from dalib.bench.store import stored_records
     from dalib.eval.selection import check_protocol
     from dalib.plugins import load_plugins
 
     load_plugins(args.plugin)
     check_protocol(args.select)
     out = Path(args.dir)
-    records = _stored_records(args.dir)
+    records = stored_records(args.dir)
     rows = transfer_rows(records, args.select)
     if not rows:
         raise DalibError(f"{out} has no method runs beside source-only runs of the same tasks and seeds")
@@ -245,13 +237,14 @@ def cmd_methods(args: argparse.Namespace) -> None:
 
 
 def cmd_table(args: argparse.Namespace) -> None:
+    from dalib.bench.store import stored_records
     from dalib.eval.selection import PROTOCOLS
 
     if args.select not in PROTOCOLS:
         raise DalibError(f"--select {args.select!r}: expected one of {', '.join(PROTOCOLS)}")
     if not Path(args.dir).is_dir():
         raise DalibError(f"{args.dir}: no such folder; pass the --out folder of a `dalib bench`")
-    _write_tables(_stored_records(args.dir), args.select, Path(args.dir))
+    _write_tables(stored_records(args.dir), args.select, Path(args.dir))
 
 
 def cmd_finetune(args: argparse.Namespace) -> None:

@@ -213,3 +213,13 @@ class ResultsStore:
         if missing:
             raise DalibError(f"{len(missing)} run(s) not in {self.path}, e.g. {missing[0]!r}; run them first")
         return [json.loads(found[k]) for k in wanted]
+
+
+def stored_records(folder: Path | str) -> list[dict[str, Any]]:
+    """Every finished run record of the bench folder ``folder``; a folder without a store or
+    without finished runs is refused with the command that fills it."""
+    with ResultsStore(store_path(folder), create=False) as store:
+        records = store.records()
+    if not records:
+        raise DalibError(f"no finished runs in {folder}; run `dalib bench --out {folder}` first")
+    return records

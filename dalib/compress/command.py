@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from dalib.bench.atomic import write_text_atomic
-from dalib.bench.store import ResultsStore, store_path
+from dalib.bench.store import stored_records
 from dalib.compress.experiment import compress_runs, table_rows
 from dalib.compress.report import STEM, accuracy_size_plot, markdown, measurements_csv
 from dalib.compress.variants import plan_variants
@@ -34,10 +34,7 @@ def cmd_compress(args: argparse.Namespace) -> None:
 
     load_plugins(args.plugin)
     out = Path(args.dir)
-    with ResultsStore(store_path(out), create=False) as store:
-        records = store.records()
-    if not records:
-        raise DalibError(f"no finished runs in {out}; run `dalib bench --out {out}` first")
+    records = stored_records(out)
     datasets = sorted({r["dataset"] for r in records})
     if len(datasets) > 1:
         raise DalibError(f"{out} holds runs of several datasets ({', '.join(datasets)}); compress one bench folder per dataset")
