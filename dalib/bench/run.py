@@ -118,15 +118,13 @@ def finish_run(run: PreparedRun, history: History, ess: float | None = None) -> 
             **domain_distances(run.model, run.source_train, run.target), **history.to_dict()}
 
 
-def _execute(spec: RunSpec, task: Task, options: RunOptions,
-             keep_model: dict[str, Any] | None) -> dict[str, Any]:
-    if spec.vectorized:  # a run of a vectorised batch, alone (e.g. the t-SNE re-run of `dalib report`)
-        from dalib.bench.vector_run import execute_group
-
-        return execute_group([spec], [task], options, keep_model)[0]
+def train_single(spec: RunSpec, task: Task, options: RunOptions) -> tuple[PreparedRun | dict[str, Any], History | None, float | None]:
+    """Prepare and train one deep run alone: the `PreparedRun` (its model and objective trained),
+    its history and the effective sample size fraction of its instance weights (None without
+    weights). A shallow run comes back as its finished record, with no history."""
     run = prepare_run(spec, task, options)
     if not isinstance(run, PreparedRun):
-        return run
+        return run, None, None
     trainer = Trainer(run.model, run.objective, run.config, augment=run.augment)
     weights, reweigher, ess = None, None, None
     if spec.weights:
@@ -136,6 +134,19 @@ def _execute(spec: RunSpec, task: Task, options: RunOptions,
         weights, ess = torch.as_tensor(w), effective_sample_size(w) / len(w)
     history = trainer.fit(run.source_train, run.source_val, run.target, weights, reweigher, spec.reweight_every,
                           torch.as_tensor(run.heldout))
+    return run, history, ess
+
+
+def _execute(spec: RunSpec, task: Task, options: RunOptions,
+             keep_model: dict[str, Any] | None) -> dict[str, Any]:
+    if spec.vectorized:  # a run of a vectorised batch, alone (e.g. the t-SNE re-run of `dalib report`)
+        from dalib.bench.vector_run import execute_group
+
+        return execute_group([spec], [task], options, keep_model)[0]
+    run, history, ess = train_single(spec, task, options)
+    if not isinstance(run, PreparedRun):
+        return run
+    assert history is not None
     if keep_model is not None:
         keep_model["model"], keep_model["task"] = run.model, run.task
     return finish_run(run, history, ess)

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from dalib.bench.run import PreparedRun, prepare_run, spec_of
+from dalib.bench.run import PreparedRun, spec_of, train_single
 from dalib.bench.shallow_names import is_shallow
 from dalib.bench.spec import RunOptions
 from dalib.compress.measure import latency_ms, model_bytes
@@ -29,7 +29,6 @@ from dalib.data.tasks import Task
 from dalib.errors import DalibError
 from dalib.eval.metrics import predict
 from dalib.methods import TARGET_ONLY
-from dalib.train.trainer import Trainer
 
 SOURCE_ONLY = "source_only"
 LATENCY_BATCH = 256
@@ -74,17 +73,16 @@ def choose_runs(records: list[dict[str, Any]], methods: list[str] | None, tasks:
     return groups
 
 
-def retrain(record: dict[str, Any], task: Task) -> PreparedRun:
-    """Re-execute a stored deep run trained alone, on the CPU; its ``model`` and ``objective`` come back trained."""
+def retrain(record: dict[str, Any], task: Task) -> tuple[PreparedRun, float]:
+    """Re-execute a stored deep run trained alone, on the CPU: the run (its ``model`` and
+    ``objective`` trained) and its last-epoch target accuracy (fraction)."""
     spec = replace(spec_of(record), device="cpu")
     if spec.weights:
         raise DalibError(f"{record['key']} trains with instance weights ({spec.weights}); compress runs without them")
-    run = prepare_run(spec, task, RunOptions())
-    if not isinstance(run, PreparedRun):
+    run, history, _ = train_single(spec, task, RunOptions())
+    if not isinstance(run, PreparedRun) or history is None:
         raise DalibError(f"{record['key']} is not a deep run; it has no model to compress")
-    Trainer(run.model, run.objective, run.config, augment=run.augment).fit(
-        run.source_train, run.source_val, run.target, target_heldout=torch.as_tensor(run.heldout))
-    return run
+    return run, history.epochs[-1].target_acc
 
 
 class Retrainer:
@@ -94,10 +92,10 @@ class Retrainer:
     def __init__(self, records: list[dict[str, Any]], tasks: dict[str, Task]) -> None:
         self.by_key = {r["key"]: r for r in records}
         self.tasks = tasks
-        self.trained: dict[str, PreparedRun] = {}
+        self.trained: dict[str, tuple[PreparedRun, float]] = {}
 
     def run(self, record: dict[str, Any]) -> PreparedRun:
-        """The re-trained run of ``record``; raises unless it reproduces the stored last-epoch accuracy."""
+        """The re-trained run of ``record``; raises unless its last epoch reproduces the stored target accuracy."""
         key = record["key"]
         if key not in self.trained:
             batch = record.get("batch") or [key]
@@ -105,11 +103,11 @@ class Retrainer:
                 self.trained[key] = retrain(record, self.tasks[record["task"]])
             else:
                 self._retrain_batch(key, batch)
-        run = self.trained.pop(key)
-        acc = 100 * predict(run.model, run.target, device="cpu").accuracy
-        if abs(acc - 100 * record["epochs"][-1]["target_acc"]) > 1e-6:
-            raise DalibError(f"re-training {key} gave target accuracy {acc:.2f}%, not its stored "
-                             f"{100 * record['epochs'][-1]['target_acc']:.2f}%; was it run with another dalib version?")
+        run, acc = self.trained.pop(key)
+        stored = record["epochs"][-1]["target_acc"]
+        if abs(acc - stored) > 1e-8:
+            raise DalibError(f"re-training {key} gave target accuracy {100 * acc:.2f}%, not its stored "
+                             f"{100 * stored:.2f}%; was it run with another dalib version?")
         return run
 
     def _retrain_batch(self, key: str, batch: list[str]) -> None:
@@ -120,8 +118,8 @@ class Retrainer:
             raise DalibError(f"{key} was trained in a vectorised batch with {missing[0]}, which is not in the folder; "
                              "its numbers cannot be re-trained exactly (re-run the bench with --vectorize off)")
         specs = [replace(spec_of(self.by_key[k]), device="cpu") for k in batch]
-        prepared, _ = train_group(specs, [self.tasks[self.by_key[k]["task"]] for k in batch], RunOptions())
-        self.trained.update({p.spec.key: p for p in prepared})
+        prepared, records = train_group(specs, [self.tasks[self.by_key[k]["task"]] for k in batch], RunOptions())
+        self.trained.update({p.spec.key: (p, r["epochs"][-1]["target_acc"]) for p, r in zip(prepared, records)})
 
 
 def measure(run: PreparedRun, variant: Variant, recover_steps: int, distill_steps: int,
