@@ -141,7 +141,8 @@ def packed_states(domain: Domain, encoder: nn.Module, n_top: int, dtype: np.dtyp
     cached = load_array(path, (n, length, PACKED_DIM), dtype)
     if cached is not None:
         return cached, True
-    say(f"text trunk cache: {domain.name}, {n} reviews × {length} tokens through MiniLM layers 0–{LAYERS - n_top - 1} "
+    frozen = "embeddings" + (f" and layers 0–{LAYERS - n_top - 1}" if n_top < LAYERS else " only")
+    say(f"text trunk cache: {domain.name}, {n} reviews × {length} tokens through MiniLM's {frozen} "
         f"(top:{n_top} trains) → {path}")
     was_training = encoder.training
     encoder.eval().to(device)
