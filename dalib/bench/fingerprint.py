@@ -6,7 +6,8 @@ hyper-parameters, seed); its *setting* (`run_setting`) says what produced the nu
 * ``dataset``: the catalog entry (files with their sha256, preprocessing, label offset …),
   or for a folder / file outside the catalog the sha256 of every file;
 * ``profile``: every `Profile` field after ``--epochs`` and ``--hp profile.*``, with a
-  weights file (or the packaged file ``imagenet`` resolves to) replaced by its sha256;
+  weights file (or the packaged file ``imagenet`` resolves to, or the bundled MiniLM
+  model.safetensors of a ``minilm`` backbone) replaced by its sha256;
 * ``terms``: per term of the method, λ, its schedule and every constructor parameter after
   the registry's defaults and the overrides;
 * ``plugins``: the sha256 of each file outside dalib that defines one of those terms;
@@ -95,7 +96,8 @@ def run_setting(spec: RunSpec, dataset: dict[str, Any]) -> dict[str, Any]:
 
     overrides = spec.overrides()
     profile = dataclasses.asdict(spec.profile.with_overrides(**overrides.get("profile", {})))
-    if profile.get("weights"):  # a local file or "imagenet" (the packaged file, `weight_files.weights_file`)
+    if profile.get("weights") or profile.get("backbone") == "minilm":
+        # a local file, "imagenet" (the packaged file, `weight_files.weights_file`) or the bundled MiniLM
         from dalib.models.weight_files import weights_sha256
 
         profile["weights"] = f"sha256:{weights_sha256(profile['backbone'], profile['weights'])}"

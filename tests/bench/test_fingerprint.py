@@ -158,3 +158,18 @@ def test_shallow_run_on_a_cached_trunk_is_identified_by_the_trunk():
     # the training-only profile fields (lr) do not touch a shallow run
     assert fingerprint(run_setting(_spec(method="shallow_none_svm", hparams=(("profile", "lr", 0.5),)), data)) \
         == fingerprint(settings[0])
+
+
+def test_minilm_runs_are_identified_by_the_bundled_weights(monkeypatch):
+    """A MiniLM run (profile weights "") starts from the bundled model.safetensors, so its sha256 is
+    in the fingerprint. Kills: swapped MiniLM weights reusing the old runs' records."""
+    import dalib.text.cache as text_cache
+
+    data = dataset_identity("amazon-sentiment-tokens")
+    spec = _spec(dataset="amazon-sentiment-tokens", method="source_only",
+                 profile=profile_for("amazon-sentiment-tokens").with_overrides(trunk="top:2"))
+    monkeypatch.setattr(text_cache, "weights_sha256", lambda: "a" * 64)
+    first = run_setting(spec, data)
+    assert first["profile"]["weights"] == "sha256:" + "a" * 64
+    monkeypatch.setattr(text_cache, "weights_sha256", lambda: "b" * 64)
+    assert fingerprint(run_setting(spec, data)) != fingerprint(first)
