@@ -89,6 +89,17 @@ def _params(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]
     return {name: overrides.get(name, p.default) for name, p in params.items()}
 
 
+def weights_identity(profile: dict[str, Any]) -> Any:
+    """A profile's ``weights`` as its fingerprint holds them: ``sha256:…`` of the file a run starts
+    from (a local file, the packaged file ``imagenet`` resolves to, `weight_files.weights_file`, or
+    the bundled MiniLM model.safetensors of a ``minilm`` backbone); unchanged for a random init."""
+    if profile.get("weights") or profile.get("backbone") == "minilm":
+        from dalib.models.weight_files import weights_sha256
+
+        return f"sha256:{weights_sha256(profile['backbone'], profile['weights'])}"
+    return profile.get("weights")
+
+
 def run_setting(spec: RunSpec, dataset: dict[str, Any]) -> dict[str, Any]:
     """The components of ``spec``'s fingerprint (see the module docstring); ``dataset`` is
     `dataset_identity` of ``spec.dataset``, computed once per grid."""
@@ -96,11 +107,7 @@ def run_setting(spec: RunSpec, dataset: dict[str, Any]) -> dict[str, Any]:
 
     overrides = spec.overrides()
     profile = dataclasses.asdict(spec.profile.with_overrides(**overrides.get("profile", {})))
-    if profile.get("weights") or profile.get("backbone") == "minilm":
-        # a local file, "imagenet" (the packaged file, `weight_files.weights_file`) or the bundled MiniLM
-        from dalib.models.weight_files import weights_sha256
-
-        profile["weights"] = f"sha256:{weights_sha256(profile['backbone'], profile['weights'])}"
+    profile["weights"] = weights_identity(profile)
     if spec.method.startswith("shallow_"):
         adapter = constructor_params(shallow_adapter_class(spec.method))
         # a cached trunk's features are the shallow method's input, so the profile that makes them counts

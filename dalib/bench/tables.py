@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from dalib.bench.fingerprint import canonical_json
+from dalib.bench.fingerprint import canonical_json, weights_identity
 from dalib.bench.mixing import RunEntry, find_mixing, grid_choice
 from dalib.bench.values import format_value
 from dalib.errors import DalibError
@@ -114,7 +114,9 @@ def non_default_settings(records: list[dict[str, Any]]) -> str:
     """``profile.NAME=V, …`` for each profile field of the runs' settings (their fingerprint's
     ``profile``) that differs from the dataset's profile (`dalib.bench.profiles.profile_for`)
     and that a run's own ``--hp`` / ``--grid`` does not set (those are in its row label);
-    fields in `Profile` order, "" when every shared field has its default."""
+    fields in `Profile` order, "" when every shared field has its default. ``weights`` compare
+    as the fingerprint holds them (`weights_identity`), so the bundled MiniLM a ``minilm``
+    profile starts from is its default, not a setting."""
     from dalib.bench.profiles import profile_for
 
     defaults: dict[str, dict[str, Any]] = {}
@@ -123,7 +125,8 @@ def non_default_settings(records: list[dict[str, Any]]) -> str:
         entry = RunEntry.of_record(rec)
         given = (entry.setting or {}).get("profile") or {}
         if rec["dataset"] not in defaults:
-            defaults[rec["dataset"]] = dataclasses.asdict(profile_for(rec["dataset"]))
+            default_profile = dataclasses.asdict(profile_for(rec["dataset"]))
+            defaults[rec["dataset"]] = {**default_profile, "weights": weights_identity(default_profile)}
         default = defaults[rec["dataset"]]
         own = {n for t, n, _ in entry.hparams if t == "profile"}
         for name, value in given.items():

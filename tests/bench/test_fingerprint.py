@@ -12,6 +12,7 @@ from dalib.bench.fingerprint import dataset_identity, fingerprint, run_setting
 from dalib.bench.profiles import PROFILES, profile_for
 from dalib.bench.run import RunSpec
 from dalib.bench.store import ResultsStore, store_path
+from dalib.bench.tables import non_default_settings
 from dalib.cli import main
 
 ONE_RUN = ["bench", "--methods", "source_only", "--seeds", "0", "--tasks", "R02R30", "--no-target-only"]
@@ -171,5 +172,7 @@ def test_minilm_runs_are_identified_by_the_bundled_weights(monkeypatch):
     monkeypatch.setattr(text_cache, "weights_sha256", lambda: "a" * 64)
     first = run_setting(spec, data)
     assert first["profile"]["weights"] == "sha256:" + "a" * 64
+    record = {"key": "k", "dataset": spec.dataset, "method": "source_only", "hparams": [], "fingerprint": fingerprint(first), "setting": first}
+    assert non_default_settings([record]) == "profile.trunk=top:2"  # the bundled weights are the default
     monkeypatch.setattr(text_cache, "weights_sha256", lambda: "b" * 64)
     assert fingerprint(run_setting(spec, data)) != fingerprint(first)
