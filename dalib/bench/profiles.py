@@ -12,7 +12,7 @@ from typing import Any
 
 from dalib.data.user_path import reference_layout
 from dalib.errors import DalibError
-from dalib.models.trunk import validate_trunk
+from dalib.models.trunk import parse_trunk, refuse_minilm_cut, validate_trunk
 
 
 @dataclass(frozen=True)
@@ -54,10 +54,8 @@ class Profile:
 
     def __post_init__(self) -> None:
         validate_trunk(self.trunk)
-        if self.backbone == "minilm" and self.trunk in ("frozen", "full"):
-            raise DalibError(f"trunk {self.trunk!r} for MiniLM: use the dataset amazon-sentiment (cached sentence "
-                             "embeddings) for a frozen encoder, trunk top:N to fine-tune the top N layers, or trunk '' "
-                             "to fine-tune all of them")
+        if self.backbone == "minilm":
+            refuse_minilm_cut(parse_trunk(self.trunk))
         if not (self.image_size == 0 or self.image_size >= 32) or self.views < 1:
             raise DalibError(f"profile image_size={self.image_size}, views={self.views}: a trunk needs "
                              "image_size ≥ 32 px (0 for the backbone's own) and views ≥ 1")

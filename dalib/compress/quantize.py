@@ -89,9 +89,10 @@ def _convert(module: nn.Module, name: str, prepared: set[str]) -> nn.Module:
 
 
 def quantize_static_int8(model: nn.Module, calibration: Iterable[Tensor], backend: str = "x86") -> nn.Module:
-    """A copy of ``model`` whose largest FX-traceable parts holding convs run in int8 (activation
-    ranges calibrated on ``calibration``: input batches, e.g. unlabelled target samples; no labels),
-    the remaining ``nn.Linear`` layers dynamically quantised (`quantize_dynamic_int8`).
+    """A copy of ``model`` whose largest FX-traceable parts holding a conv or linear layer run in
+    int8 (activation ranges calibrated on ``calibration``: input batches, e.g. unlabelled target
+    samples; no labels), the ``nn.Linear`` layers left outside them dynamically quantised
+    (`quantize_dynamic_int8`). The model needs at least one convolution.
 
     The whole model is tried first; a module whose forward the FX tracer cannot follow (shape
     checks, data-dependent branches) is replaced by its quantised children, so a ResNet's body or

@@ -64,6 +64,15 @@ def validate_trunk(text: str) -> str:
     return "" if cut is None else str(cut)
 
 
+def refuse_minilm_cut(cut: TrunkCut | None) -> None:
+    """MiniLM trains through ``top:N`` or the plain path (``""``) only: ``frozen`` and ``full``
+    are refused with one line naming the three alternatives."""
+    if cut is not None and cut.mode in ("frozen", "full"):
+        raise DalibError(f"trunk {cut.mode!r} for MiniLM: use the dataset amazon-sentiment (cached sentence "
+                         "embeddings) for a frozen encoder, trunk top:N to fine-tune the top N layers, or trunk '' "
+                         "to fine-tune all of them")
+
+
 def trunk_blocks(backbone: nn.Module) -> list[tuple[str, nn.Module]]:
     """``backbone.trunk_blocks()``, checked: at least a stem, one block and a last entry "head"."""
     if not hasattr(backbone, "trunk_blocks"):

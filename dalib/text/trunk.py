@@ -35,7 +35,7 @@ from torch.utils.data import TensorDataset
 from dalib.data.array_cache import load_array, save_array, writable_cache_dir
 from dalib.data.domain import Domain
 from dalib.errors import DalibError
-from dalib.models.trunk import TrunkCut
+from dalib.models.trunk import TrunkCut, refuse_minilm_cut
 from dalib.progress import ProgressLine
 from dalib.text.encoder import EMBED_DIM, load_encoder, mean_pool
 
@@ -93,11 +93,7 @@ class MiniLMTop(nn.Module):
 
 def check_cut(cut: TrunkCut) -> int:
     """N of a ``top:N`` cut for MiniLM (1 ≤ N ≤ 6); one line naming the alternatives otherwise."""
-    if cut.mode == "frozen":
-        raise DalibError("trunk 'frozen' for MiniLM: use the dataset amazon-sentiment (cached sentence "
-                         "embeddings) or trunk top:N to fine-tune the top N layers")
-    if cut.mode == "full":
-        raise DalibError("trunk 'full' for MiniLM: use trunk '' (the plain path fine-tunes every layer) or top:N")
+    refuse_minilm_cut(cut)
     if not 1 <= cut.blocks <= LAYERS:
         raise DalibError(f"trunk {cut} asks for {cut.blocks} layers but MiniLM has {LAYERS}; use top:1 … top:{LAYERS}")
     return cut.blocks
