@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from dalib.bench.store import ResultsStore, store_path
+from dalib.bench.store import ResultsStore, store_path, stored_records
 from dalib.cli import main
 from dalib.compress.experiment import Retrainer
 from dalib.compress.prune import weight_sparsity
@@ -18,6 +18,8 @@ from dalib.compress.variants import Variant, build_variant
 from dalib.data.catalog import load_dataset
 from dalib.data.domain import Domain
 from dalib.data.tasks import select_tasks
+from dalib.errors import DalibError
+from dalib.eval.metrics import predict
 
 TASK = "R02R30"
 
@@ -72,6 +74,25 @@ def test_recovery_reads_no_target_label(bench: Path) -> None:
         assert torch.equal(a, b), name
     assert weight_sparsity(honest) >= 0.8 - 1e-3
     assert not torch.equal(honest.head.weight, build_variant(run, Variant("prune", 0.8, "global")).head.weight)
+
+
+def test_a_single_run_is_re_trained_exactly_and_a_changed_record_is_refused(tmp_path: Path) -> None:
+    """A run trained alone (--vectorize off) is re-trained alone and checked on its *last* epoch.
+    Kills: checking another epoch's accuracy, or no check at all."""
+    out = tmp_path / "single"
+    assert main(["bench", "--dataset", "rotated-digits", "--methods", "dann", "--seeds", "0", "--tasks", TASK,
+                 "--epochs", "3", "--no-target-only", "--vectorize", "off", "--out", str(out)]) == 0
+    records = stored_records(out)
+    record = next(r for r in records if r["method"] == "dann")
+    assert not record["spec"]["vectorized"] and "batch" not in record
+    accs = [e["target_acc"] for e in record["epochs"]]
+    assert len(set(accs)) == len(accs)  # every epoch differs, so only the last one's accuracy passes the check
+    task = select_tasks(load_dataset("rotated-digits"), [TASK])[0]
+    run = Retrainer(records, {TASK: task}).run(record)
+    assert predict(run.model, run.target).accuracy == pytest.approx(accs[-1], abs=1e-12)
+    changed = {**record, "epochs": [*record["epochs"][:-1], {**record["epochs"][-1], "target_acc": accs[-1] + 0.01}]}
+    with pytest.raises(DalibError, match="not its stored"):
+        Retrainer(records, {TASK: task}).run(changed)
 
 
 def test_bad_options_are_named(bench: Path, capsys: pytest.CaptureFixture[str]) -> None:
