@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn import functional as F
 
 from dalib.alignment.base import Discrepancy
@@ -27,6 +27,20 @@ def strong_view(x: Tensor, drop: float, noise: float) -> Tensor:
     return out
 
 
+def strong_input(model: nn.Module, x: Tensor, drop: float, noise: float) -> Tensor:
+    """The strong view of a model input x (n, ...): `strong_view` of x itself, or, where the
+    model's backbone defines ``perturb_input(x, view)``, of the part it names perturbable (the
+    MiniLM top layers: the hidden-state channels of packed states, never the attention mask).
+    Integer inputs (token ids) have no strong view: one-line error naming the cached-trunk fix."""
+    perturb = getattr(getattr(model, "backbone", None), "perturb_input", None)
+    if perturb is not None:
+        return perturb(x, lambda part: strong_view(part, drop, noise))
+    if not x.is_floating_point():
+        raise DalibError(f"fixmatch: the strong view perturbs float inputs, got {x.dtype} (token ids?); "
+                         "fine-tune on cached states instead (--profile trunk=top:N) or use float features")
+    return strong_view(x, drop, noise)
+
+
 def consistency_loss(weak_logits: Tensor, strong_logits: Tensor, threshold: float) -> Tensor:
     """L_u = (1/n)·Σ_j 1[max_c p_jc ≥ τ]·CE(strong_logits_j, argmax_c p_jc), p = softmax(weak_logits)
     (detached: no gradient through the pseudo-labels); weak and strong logits (n, C), τ = ``threshold``.
@@ -45,7 +59,8 @@ class FixMatch(Discrepancy):
     ``augment`` when set; for a cached trunk, the cached view drawn for the sample); the strong
     view is `strong_view` of it — feature dropout (``drop`` ρ = 0.3) and Gaussian noise
     (``noise`` σ = 0.1 batch stds) on the model's input: the feature vector, the cached trunk
-    features, or the pixels. (The paper's RandAugment + Cutout on images is not used.) One step
+    features, or the pixels; on MiniLM's packed states only the hidden channels (`strong_input`:
+    the attention mask is kept, so no token is masked or unmasked). (The paper's RandAugment + Cutout on images is not used.) One step
     over all parameters minimises the usual objective + λ·`consistency_loss`(weak, strong) with
     τ = ``threshold`` 0.95 and λ = 1, the paper's defaults. It has no ``forward``: the loss
     needs the model's output on a new view, which only its update step can compute.
@@ -67,7 +82,7 @@ class FixMatch(Discrepancy):
         def step() -> tuple[Tensor, dict[str, Tensor]]:
             f_s, z_s, f_t, z_t = batch.forward()
             loss, parts = batch.objective(f_s, z_s, f_t, z_t, batch.ws)
-            _, strong = batch.model(strong_view(batch.xt, self.drop, self.noise))
+            _, strong = batch.model(strong_input(batch.model, batch.xt, self.drop, self.noise))
             u = consistency_loss(z_t, target_logits(strong, self.num_classes, "fixmatch"), self.threshold)
             return loss + batch.lam * u, {**parts, "fixmatch": u.detach()}
 

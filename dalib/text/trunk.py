@@ -86,6 +86,12 @@ class MiniLMTop(nn.Module):
             hidden = layer(hidden, attention)
         return mean_pool(hidden, mask)
 
+    def perturb_input(self, x: Tensor, view: Callable[[Tensor], Tensor]) -> Tensor:
+        """Packed states x (b, L, 385) with ``view`` applied to the hidden channels 0–383 (in
+        float32) and the attention-mask channel 384 kept exactly, so a perturbation (FixMatch's
+        strong view) never masks or unmasks a token. → (b, L, 385) float32."""
+        return torch.cat([view(x[..., :EMBED_DIM].float()), x[..., EMBED_DIM:].float()], dim=-1)
+
     def stages(self) -> list[tuple[str, nn.Module]]:
         """The top layers from input to output (gradual unfreezing)."""
         return [(f"layer{LAYERS - len(self.layers) + k}", m) for k, m in enumerate(self.layers)]
