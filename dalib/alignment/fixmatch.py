@@ -57,11 +57,11 @@ class FixMatch(Discrepancy):
 
     Views: the weak view is the target batch as the data layer gives it (with the profile's
     ``augment`` when set; for a cached trunk, the cached view drawn for the sample); the strong
-    view is `strong_view` of it — feature dropout (``drop`` ρ = 0.3) and Gaussian noise
-    (``noise`` σ = 0.1 batch stds) on the model's input: the feature vector, the cached trunk
-    features, or the pixels; on MiniLM's packed states only the hidden channels (`strong_input`:
-    the attention mask is kept, so no token is masked or unmasked). (The paper's RandAugment + Cutout on images is not used.) One step
-    over all parameters minimises the usual objective + λ·`consistency_loss`(weak, strong) with
+    view is `strong_input` of it — feature dropout (``drop`` ρ = 0.3) and Gaussian noise
+    (``noise`` σ = 0.1 batch stds, `strong_view`) on the model's input: the feature vector, the
+    cached trunk features, or the pixels; on MiniLM's packed states only the hidden channels (the
+    attention mask is kept, so no token is masked or unmasked). (The paper's RandAugment + Cutout
+    on images is not used.) One step over all parameters minimises the usual objective + λ·`consistency_loss`(weak, strong) with
     τ = ``threshold`` 0.95 and λ = 1, the paper's defaults. It has no ``forward``: the loss
     needs the model's output on a new view, which only its update step can compute.
     """

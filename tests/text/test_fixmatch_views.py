@@ -47,6 +47,7 @@ def test_float_features_get_the_plain_strong_view() -> None:
 
 def test_token_ids_have_no_strong_view() -> None:
     ids = torch.ones(4, 2, 10, dtype=torch.long)
-    with pytest.raises(DalibError, match=r"^fixmatch: the strong view perturbs float inputs, got torch\.int64 "
-                                         r"\(token ids\?\); fine-tune on cached states instead \(--profile trunk=top:N\)"):
+    message = (r"^fixmatch: the strong view perturbs float inputs, got torch\.int64 \(token ids\?\); "
+               r"fine-tune on cached states instead \(--profile trunk=top:N\) or use float features$")
+    with pytest.raises(DalibError, match=message):
         strong_input(nn.Linear(2, 2), ids, 0.3, 0.1)
