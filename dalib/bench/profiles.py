@@ -13,6 +13,7 @@ from typing import Any
 from dalib.data.user_path import reference_layout
 from dalib.errors import DalibError
 from dalib.models.trunk import parse_trunk, refuse_minilm_cut, validate_trunk
+from dalib.train.precision import check_precision
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Profile:
     decay lr·(1 + α·p)^−β over training progress p (DANN's 10 and 0.75; `dalib.train.schedules`).
     ``target_classes`` k > 0 runs the partial-set protocol: the target keeps only its samples of
     the first k classes (`dalib.data.tasks.partial_target`); 0 keeps every class.
+    ``precision`` is the training precision, ``fp32`` or ``bf16`` (bfloat16 operands in the
+    linear layers' products; `dalib.train.precision`).
     """
 
     backbone: str = "mlp"
@@ -51,8 +54,10 @@ class Profile:
     image_size: int = 0
     views: int = 10
     target_classes: int = 0
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
+        check_precision(self.precision)
         validate_trunk(self.trunk)
         if self.backbone == "minilm":
             refuse_minilm_cut(parse_trunk(self.trunk))

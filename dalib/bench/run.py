@@ -103,7 +103,7 @@ def prepare_run(spec: RunSpec, task: Task, options: RunOptions) -> PreparedRun |
                          lr_alpha=prof.lr_alpha, lr_beta=prof.lr_beta,
                          weight_decay=prof.weight_decay, optimizer=prof.optimizer, seed=spec.seed,
                          device=spec.device, log_dir=log_dir, progress_bar=options.progress_bar,
-                         lr_mults=backbone_lr_mults(prof.applied_backbone_lr_mult))
+                         lr_mults=backbone_lr_mults(prof.applied_backbone_lr_mult), precision=prof.precision)
     return PreparedRun(spec, header, prof, task, source_train, source_val, target, heldout, model, Objective(terms),
                        config, get_augmentation(prof.augment), dropout_state, log_dir)
 

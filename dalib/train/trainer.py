@@ -23,6 +23,7 @@ from dalib.train.multi_step import MultiStepRunner
 from dalib.train.objective import describe_nonfinite, is_finite
 from dalib.train.optim import make_optimizer, set_lr, training_groups
 from dalib.train.param_groups import frozen_norms_to_eval
+from dalib.train.precision import check_precision, training_precision
 from dalib.train.rng_state import capture_rng, restore_rng
 from dalib.train.step import TrainingStep
 
@@ -40,7 +41,9 @@ class TrainConfig:
     (momentum, Nesterov) or ``adam``.
     ``selection_scores`` computes the IWV / DEV / SND scores after every epoch.
     ``lr_mults`` maps parameter-name prefixes to learning-rate multipliers (layer-wise rates,
-    e.g. ``{"backbone": 0.1}``; see `dalib.train.param_groups`)."""
+    e.g. ``{"backbone": 0.1}``; see `dalib.train.param_groups`).
+    ``precision`` is ``fp32`` or ``bf16`` (bfloat16 operands in the linear layers' products
+    during training; float32 elsewhere and in evaluation; `dalib.train.precision`)."""
 
     epochs: int = 20
     batch_size: int = 32
@@ -61,8 +64,10 @@ class TrainConfig:
     progress_bar: bool = False
     selection_scores: bool = True
     lr_mults: dict[str, float] = field(default_factory=dict)
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
+        check_precision(self.precision)
         if self.optimizer not in ("sgd", "adam"):
             raise DalibError(f"unknown optimizer {self.optimizer!r}; use 'sgd' or 'adam'")
         if self.lr_schedule not in ("inverse_decay", "constant"):
@@ -263,11 +268,14 @@ class Trainer:
               ws: torch.Tensor | None, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
         dev = self.device
         xs, ys, xt = xs.to(dev, non_blocking=True), ys.to(dev, non_blocking=True), xt.to(dev, non_blocking=True)
+        precision = training_precision(self.config.precision)
         if self.multi_step is not None:
-            return self.multi_step.run(
-                xs, ys, xt, ws, progress, step, forward=lambda: self.step_loss.features(xs, xt),
-                objective=lambda f_s, z_s, f_t, z_t, w_s: self.objective(f_s, z_s, ys, f_t, z_t, progress, w_s))
-        loss, parts = self.step_loss(xs, ys, xt, progress, ws)
+            with precision:
+                return self.multi_step.run(
+                    xs, ys, xt, ws, progress, step, forward=lambda: self.step_loss.features(xs, xt),
+                    objective=lambda f_s, z_s, f_t, z_t, w_s: self.objective(f_s, z_s, ys, f_t, z_t, progress, w_s))
+        with precision:
+            loss, parts = self.step_loss(xs, ys, xt, progress, ws)
         if not is_finite(loss):
             raise DalibError(describe_nonfinite(step, parts))
         self.optimizer.zero_grad(set_to_none=True)

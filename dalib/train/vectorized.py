@@ -32,6 +32,7 @@ from dalib.eval.selection import unsupervised_scores_batch
 from dalib.train.objective import describe_nonfinite
 from dalib.train.optim import make_optimizer, set_lr, training_groups
 from dalib.train.param_groups import frozen_norms_to_eval
+from dalib.train.precision import training_precision
 from dalib.train.run_dropout import RunGenerators
 from dalib.train.stacked import StackedRuns
 from dalib.train.step import TrainingStep
@@ -147,10 +148,11 @@ class VectorizedTrainer:
                 progress = step / total
                 lr = set_lr(self.optimizer, cfg, progress)
                 xs, ys, xt = self._batch(src, tgt, augment_rngs)
-                if sites is None:
-                    sites = self._probe(xs, ys, xt, progress)
-                masks = self.generators.draw_masks(sites, self.device)
-                loss, parts = self.stacked.losses(masks, xs, ys, xt, None, progress)
+                with training_precision(cfg.precision):  # the probe too: it calls the same layers
+                    if sites is None:
+                        sites = self._probe(xs, ys, xt, progress)
+                    masks = self.generators.draw_masks(sites, self.device)
+                    loss, parts = self.stacked.losses(masks, xs, ys, xt, None, progress)
                 self._check_finite(loss, parts, step)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.sum().backward()
