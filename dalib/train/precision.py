@@ -10,9 +10,10 @@ every loss and discrepancy statistic (MMD kernels, covariances, class confusion)
 evaluation (accuracies, selection scores, PAD).
 
 Unlike ``torch.autocast`` this catches the linear layers of a vectorised batch too (under
-``torch.func.vmap`` a linear layer with a per-run weight escapes autocast), and a batched and a
-single product give the same bfloat16 result, so a vectorised run still equals its single run
-up to float32 rounding.
+``torch.func.vmap`` a linear layer with a per-run weight escapes autocast). A batched and a
+single product of the same bfloat16 operands give the same result, but the float32 rounding
+differences between a vectorised run and its single run can flip an operand's bfloat16
+rounding, so the two agree to ~1e-3 relative rather than ~1e-5 (`tests/train/test_precision.py`).
 
 On a CPU with AVX-512 BF16 (this project's 2-core machine) bfloat16 products run about 4× faster
 than float32 ones; a CPU without it emulates them, slower. A run's numbers change at bfloat16

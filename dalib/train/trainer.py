@@ -268,13 +268,11 @@ class Trainer:
               ws: torch.Tensor | None, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
         dev = self.device
         xs, ys, xt = xs.to(dev, non_blocking=True), ys.to(dev, non_blocking=True), xt.to(dev, non_blocking=True)
-        precision = training_precision(self.config.precision)
-        if self.multi_step is not None:
-            with precision:
+        with training_precision(self.config.precision):
+            if self.multi_step is not None:
                 return self.multi_step.run(
                     xs, ys, xt, ws, progress, step, forward=lambda: self.step_loss.features(xs, xt),
                     objective=lambda f_s, z_s, f_t, z_t, w_s: self.objective(f_s, z_s, ys, f_t, z_t, progress, w_s))
-        with precision:
             loss, parts = self.step_loss(xs, ys, xt, progress, ws)
         if not is_finite(loss):
             raise DalibError(describe_nonfinite(step, parts))
