@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 
 import dalib
 from dalib.bench.atomic import write_json_atomic  # noqa: F401  (re-exported for grid, finetune)
+from dalib.bench.environment import run_environment
 from dalib.bench.profiles import Profile
 from dalib.bench.spec import RunOptions, RunSpec  # noqa: F401  (re-exported: the API of a run)
 from dalib.bench.shallow_names import is_shallow
@@ -73,7 +74,7 @@ def _header(spec: RunSpec, task: Task) -> dict[str, Any]:
             "source": task.source.name, "target": task.target.name, "method": spec.label,
             "seed": spec.seed, "hparams": [list(h) for h in spec.hparams], "dalib_version": dalib.__version__,
             "spec": {"method": spec.method, "weights": spec.weights, "reweight_every": spec.reweight_every,
-                     "vectorized": spec.vectorized}}
+                     "vectorized": spec.vectorized}, "environment": run_environment(spec.device)}
 
 
 def prepare_run(spec: RunSpec, task: Task, options: RunOptions) -> PreparedRun | dict[str, Any]:

@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from dalib.bench.environment import environments
 from dalib.bench.fingerprint import canonical_json, weights_identity
 from dalib.bench.mixing import RunEntry, find_mixing, grid_choice
 from dalib.bench.values import format_value
@@ -34,7 +35,8 @@ class Table:
     ``methods`` are the row labels; ``chosen[row][task]`` the grid point selected per task;
     ``unchecked`` counts runs stored without a fingerprint (an older dalib), whose settings
     could not be compared; ``non_default`` lists the shared non-default profile fields
-    (`non_default_settings`).
+    (`non_default_settings`); ``environments`` the distinct machines and library versions the
+    runs were trained with (`dalib.bench.environment`).
     """
 
     dataset: str
@@ -46,6 +48,7 @@ class Table:
     chosen: dict[str, dict[str, str]] = field(default_factory=dict)
     unchecked: int = 0
     non_default: str = ""
+    environments: list[str] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -107,7 +110,8 @@ def build_table(records: list[dict[str, Any]], protocol: str, task_order: list[s
     shown = {m: {names.get(t, t): v for t, v in per_task.items()} for m, per_task in chosen.items()}
     return Table(records[0]["dataset"] if records else "", protocol, methods,
                  [names.get(t, t) for t in tasks], by_method, metric, shown,
-                 sum(r.get("fingerprint") is None for r in records), non_default_settings(records))
+                 sum(r.get("fingerprint") is None for r in records), non_default_settings(records),
+                 environments(records))
 
 
 def non_default_settings(records: list[dict[str, Any]]) -> str:
@@ -210,6 +214,10 @@ def to_markdown(table: Table) -> str:
     if table.unchecked:
         lines += ["", f"Note: {table.unchecked} run(s) were stored by a dalib without run fingerprints; "
                   "their settings could not be checked against the others."]
+    if len(table.environments) > 1:
+        lines += ["", f"Note: these runs were trained in {len(table.environments)} environments; a re-run "
+                  "reproduces a run's numbers bit for bit only in its own (elsewhere they differ at float "
+                  "rounding):", ""] + [f"- {env}" for env in table.environments]
     return "\n".join(lines) + "\n"
 
 

@@ -8,7 +8,8 @@ accuracy (all target samples, mean ± std over the chosen tasks × seeds), the g
 size on disk and its ratio to the float model, and the CPU latency per batch of 256 target
 samples (median of repeats, one process). Runs are re-trained exactly as the bench trained them:
 a run of a vectorised batch is re-trained with its whole batch (one re-training serves every
-chosen run of it), so the float row reproduces the stored accuracy bit for bit, which is checked.
+chosen run of it), so the float row reproduces the stored accuracy bit for bit, which is checked
+(in the records' environment, `dalib.bench.environment`; elsewhere the error names both).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import torch
 
+from dalib.bench.environment import describe_environment, run_environment, same_environment
 from dalib.bench.run import PreparedRun, spec_of, train_single
 from dalib.bench.shallow_names import is_shallow
 from dalib.bench.spec import RunOptions
@@ -106,8 +108,12 @@ class Retrainer:
         run, acc = self.trained.pop(key)
         stored = record["epochs"][-1]["target_acc"]
         if abs(acc - stored) > 1e-8:
+            here = run_environment("cpu")
+            cause = ("was it run with another dalib version?" if same_environment(record.get("environment"), here)
+                     else f"it was trained on {describe_environment(record['environment'])} and this is "
+                     f"{describe_environment(here)}, where float rounding differs: re-run the bench here")
             raise DalibError(f"re-training {key} gave target accuracy {100 * acc:.2f}%, not its stored "
-                             f"{100 * stored:.2f}%; was it run with another dalib version?")
+                             f"{100 * stored:.2f}%; {cause}")
         return run
 
     def _retrain_batch(self, key: str, batch: list[str]) -> None:

@@ -91,8 +91,12 @@ def test_a_single_run_is_re_trained_exactly_and_a_changed_record_is_refused(tmp_
     run = Retrainer(records, {TASK: task}).run(record)
     assert predict(run.model, run.target).accuracy == pytest.approx(accs[-1], abs=1e-12)
     changed = {**record, "epochs": [*record["epochs"][:-1], {**record["epochs"][-1], "target_acc": accs[-1] + 0.01}]}
-    with pytest.raises(DalibError, match="not its stored"):
+    with pytest.raises(DalibError, match="not its stored.*another dalib version"):
         Retrainer(records, {TASK: task}).run(changed)
+    # stored by another machine: the message names both environments instead of blaming the version
+    elsewhere = {**changed, "environment": {**record["environment"], "cpu": "Other CPU", "cpu_capability": "AVX2"}}
+    with pytest.raises(DalibError, match=r"trained on Other CPU \(AVX2\).* and this is .*re-run the bench here"):
+        Retrainer(records, {TASK: task}).run(elsewhere)
 
 
 def test_bad_options_are_named(bench: Path, capsys: pytest.CaptureFixture[str]) -> None:
