@@ -38,3 +38,19 @@ def _make_domain(name: str, n: int = 60, d: int = 5, classes: int = 3, shift: fl
 def make_domain():
     """Factory fixture: ``make_domain(name, n=60, d=5, classes=3, shift=0.0, seed=0)``."""
     return _make_domain
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _methods_registered_by_a_module_are_removed_after_it():
+    """Methods a test module adds (``--plugin`` files, ``@register`` in a test) are removed when
+    it ends, with the record of loaded plugin files, so what a module sees in the registry does
+    not depend on which modules ran before it."""
+    from dalib import plugins
+    from dalib.alignment.registry import REGISTRY
+
+    methods, loaded = dict(REGISTRY), set(plugins._LOADED)
+    yield
+    REGISTRY.clear()
+    REGISTRY.update(methods)
+    plugins._LOADED.clear()
+    plugins._LOADED.update(loaded)
