@@ -102,6 +102,18 @@ def weights_identity(profile: dict[str, Any]) -> Any:
     return profile.get("weights")
 
 
+#: Profile fields left out of a setting when they hold this default (added after folders existed).
+OMITTED_AT_DEFAULT = {"precision": "fp32"}
+
+
+def with_omitted_defaults(setting: dict[str, Any]) -> dict[str, Any]:
+    """``setting`` with its profile's `OMITTED_AT_DEFAULT` fields filled in, for messages that
+    compare two settings (``precision`` is ``"fp32"`` there, not absent)."""
+    if not isinstance(setting.get("profile"), dict):
+        return setting
+    return {**setting, "profile": {**OMITTED_AT_DEFAULT, **setting["profile"]}}
+
+
 def run_setting(spec: RunSpec, dataset: dict[str, Any]) -> dict[str, Any]:
     """The components of ``spec``'s fingerprint (see the module docstring); ``dataset`` is
     `dataset_identity` of ``spec.dataset``, computed once per grid."""
@@ -110,8 +122,9 @@ def run_setting(spec: RunSpec, dataset: dict[str, Any]) -> dict[str, Any]:
     overrides = spec.overrides()
     profile = dataclasses.asdict(spec.profile.with_overrides(**overrides.get("profile", {})))
     profile["weights"] = weights_identity(profile)
-    if profile["precision"] == "fp32":  # the default: folders written before the field keep their fingerprint
-        del profile["precision"]
+    for name, default in OMITTED_AT_DEFAULT.items():  # folders written before the field keep their fingerprint
+        if profile[name] == default:
+            del profile[name]
     if spec.method.startswith("shallow_"):
         adapter = constructor_params(shallow_adapter_class(spec.method))
         # a cached trunk's features are the shallow method's input, so the profile that makes them counts

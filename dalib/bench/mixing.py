@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from dalib.bench.fingerprint import canonical_json
+from dalib.bench.fingerprint import canonical_json, with_omitted_defaults
 from dalib.bench.values import format_value
 
 HpItems = tuple[tuple[str, str, Any], ...]
@@ -71,7 +71,7 @@ class RunEntry:
 def _leaves(entry: RunEntry) -> dict[str, str]:
     """The shared components of a run as path → canonical JSON (profile fields its own
     ``--hp``/``--grid`` set are left out: they are in its row label)."""
-    setting = entry.setting or {}
+    setting = with_omitted_defaults(entry.setting or {})  # a default left out still differs from bf16
     out = {}
     if "dataset" in setting:
         out["dataset"] = canonical_json(setting["dataset"])
@@ -114,7 +114,7 @@ def find_mixing(entries: list[RunEntry]) -> str | None:
     for (row, choice), groups in by_setting.items():
         if len(groups) > 1:
             (fa, ea), (fb, eb) = sorted(groups.items(), key=lambda kv: -len(kv[1]))[:2]
-            path, va, vb = first_difference(ea[0].setting, eb[0].setting)
+            path, va, vb = first_difference(with_omitted_defaults(ea[0].setting), with_omitted_defaults(eb[0].setting))
             where = f"{row}" + (f" at {choice}" if choice else "")
             return f"{where}: {path} is {va} in {_count(ea)} but {vb} in {_count(eb)} (e.g. {eb[0].key})"
     leaves = {id(e): _leaves(e) for e in entries}

@@ -176,3 +176,22 @@ def test_minilm_runs_are_identified_by_the_bundled_weights(monkeypatch):
     assert non_default_settings([record]) == "profile.trunk=top:2"  # the bundled weights are the default
     monkeypatch.setattr(text_cache, "weights_sha256", lambda: "b" * 64)
     assert fingerprint(run_setting(spec, data)) != fingerprint(first)
+
+
+def test_precision_left_out_at_its_default_still_counts_when_settings_are_compared():
+    """fp32 is left out of a setting (older folders keep their fingerprint), but a comparison
+    names it: within a row (the bench's refusal) as fp32, not null; across rows a table of fp32
+    source-only and bf16 DANN is refused. Kills: the default left unfilled in either check."""
+    from dalib.bench.mixing import RunEntry, find_mixing
+
+    def entry(method: str, precision: str | None) -> RunEntry:
+        profile = {"epochs": 20, **({"precision": precision} if precision else {})}
+        setting = {"dataset": {"catalog": {"name": "toy"}}, "versions": {"dalib": "0.3.0"}, "profile": profile}
+        return RunEntry(f"toy/A2B/{method}/seed0", method, (), (), fingerprint(setting), setting)
+
+    within = find_mixing([entry("dann", None), entry("dann", None), entry("dann", "bf16")])
+    assert within is not None and 'profile.precision is "fp32" in 2 run(s) but "bf16" in 1 run(s)' in within
+    across = find_mixing([entry("source_only", None), entry("dann", "bf16")])
+    assert across is not None and across.startswith("profile.precision is ")
+    assert {'"fp32"', '"bf16"'} <= set(across.replace(" in ", " ").split())
+    assert find_mixing([entry("source_only", None), entry("dann", None)]) is None
