@@ -21,33 +21,50 @@ import numpy as np
 import torch
 
 #: Record fields that make up an environment, in the order they are described.
-FIELDS = ("cpu", "cpu_capability", "device", "torch", "numpy")
+FIELDS = ("cpu", "cpu_capability", "cpu_flags", "device", "torch", "numpy")
+#: CPU flags that choose float kernels: fused multiply-add widths and the bfloat16 instructions
+#: (``--profile precision=bf16`` runs natively with ``avx512_bf16`` or ``amx_bf16``, emulated without).
+KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def _cpuinfo_field(name: str) -> str | None:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.split(":", 1)[0].strip() == name and ":" in line:
+                return line.split(":", 1)[1].strip()
+    return None
 
 
 @lru_cache(maxsize=1)
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo``; elsewhere `platform.processor`, else the machine type)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name") and ":" in line:
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "unknown"
+    return _cpuinfo_field("model name") or platform.processor() or platform.machine() or "unknown"
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> str:
+    """The `KERNEL_FLAGS` the CPU has, space-separated in that order ("" where ``/proc/cpuinfo``
+    is missing)."""
+    have = set((_cpuinfo_field("flags") or "").split())
+    return " ".join(f for f in KERNEL_FLAGS if f in have)
 
 
 def run_environment(device: str) -> dict[str, str]:
-    """``{"cpu", "cpu_capability", "device", "torch", "numpy"}`` of a run trained on ``device``:
-    the CPU model, the vector instructions torch's kernels use (``AVX512``, ``AVX2``, …), the
-    device (``cpu``, or the GPU's name for ``cuda…``) and the library versions."""
+    """`FIELDS` of a run trained on ``device``: the CPU model, the vector instructions torch's
+    kernels use (``AVX512``, ``AVX2``, …), the CPU's `KERNEL_FLAGS`, the device (``cpu``, or the
+    GPU's name for ``cuda…``) and the library versions."""
     gpu = device.startswith("cuda") and torch.cuda.is_available()
-    return {"cpu": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    return {"cpu": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_flags": cpu_flags(),
             "device": torch.cuda.get_device_name(torch.device(device)) if gpu else device,
             "torch": torch.__version__, "numpy": np.__version__}
 
 
 def describe_environment(env: dict[str, Any]) -> str:
-    """One line: ``Intel(R) Xeon(R) Processor (AVX512), cpu, torch 2.14.1, numpy 2.3.1``."""
-    return (f"{env.get('cpu', '?')} ({env.get('cpu_capability', '?')}), {env.get('device', '?')}, "
+    """One line: ``Intel(R) Xeon(R) Processor (AVX512; avx2 fma avx512f avx512_bf16 amx_bf16), cpu,
+    torch 2.14.1, numpy 2.4.6``."""
+    return (f"{env.get('cpu', '?')} ({env.get('cpu_capability', '?')}; {env.get('cpu_flags', '?')}), "
+            f"{env.get('device', '?')}, "
             f"torch {env.get('torch', '?')}, numpy {env.get('numpy', '?')}")
 
 

@@ -214,7 +214,9 @@ def to_markdown(table: Table) -> str:
     if table.unchecked:
         lines += ["", f"Note: {table.unchecked} run(s) were stored by a dalib without run fingerprints; "
                   "their settings could not be checked against the others."]
-    if len(table.environments) > 1:
+    if len(table.environments) == 1:
+        lines += ["", f"Environment: {table.environments[0]}."]
+    elif table.environments:
         lines += ["", f"Note: these runs were trained in {len(table.environments)} environments; a re-run "
                   "reproduces a run's numbers bit for bit only in its own (elsewhere they differ at float "
                   "rounding):", ""] + [f"- {env}" for env in table.environments]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dalib.bench.environment import FIELDS, environments, run_environment, same_environment
+from dalib.bench.environment import FIELDS, KERNEL_FLAGS, cpu_flags, environments, run_environment, same_environment
 from dalib.bench.store import stored_records
 from dalib.bench.tables import build_table, to_markdown
 from dalib.cli import main
@@ -30,12 +30,14 @@ def test_every_record_stores_this_machine(records: list[dict]) -> None:
         assert env == run_environment("cpu")
         assert env["device"] == "cpu" and env["torch"] == torch.__version__
         assert env["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+        assert set(env["cpu_flags"].split()) <= set(KERNEL_FLAGS)
 
 
 def test_a_table_of_two_environments_lists_both(records: list[dict]) -> None:
     """One environment: no note. Two: the note counts them and lists each.
     Kills: the note always or never shown, one environment left out."""
-    assert "environments" not in to_markdown(build_table(records, "last"))
+    alone = to_markdown(build_table(records, "last"))
+    assert "environments" not in alone and f"Environment: {environments(records)[0]}." in alone
     other = {**records[1], "environment": {**records[1]["environment"], "cpu": "Other CPU"}}
     mixed = [records[0], other]
     text = to_markdown(build_table(mixed, "last"))
@@ -51,3 +53,17 @@ def test_same_environment_compares_every_field() -> None:
     assert same_environment(dict(here), here) and same_environment(None, here)
     for name in FIELDS:
         assert not same_environment({**here, name: "else"}, here), name
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path, monkeypatch) -> None:
+    """Only the kernel flags, in `KERNEL_FLAGS` order. Kills: every flag kept, or the order of the file."""
+    from dalib.bench import environment
+
+    fake = tmp_path / "cpuinfo"
+    fake.write_text("processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: sse amx_bf16 avx2 avx512f avx512_bf16 fma ht\n")
+    monkeypatch.setattr(environment, "Path", lambda _: fake)
+    cpu_flags.cache_clear()
+    try:
+        assert cpu_flags() == "avx2 fma avx512f avx512_bf16 amx_bf16"
+    finally:
+        cpu_flags.cache_clear()
