@@ -31,9 +31,9 @@ def std(values: list[float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("a")
-    parser.add_argument("b")
-    parser.add_argument("--select", default="last")
+    parser.add_argument("a", help="the reference bench folder (its --out)")
+    parser.add_argument("b", help="the bench folder compared with it")
+    parser.add_argument("--select", default="last", help="selection protocol of both tables (default: last)")
     args = parser.parse_args()
     runs_a = {r["key"]: r["epochs"][-1]["target_acc"] for r in stored_records(args.a)}
     runs_b = {r["key"]: r["epochs"][-1]["target_acc"] for r in stored_records(args.b)}
@@ -62,7 +62,7 @@ def main() -> None:
     print("row averages (A -> B):")
     for method, avg_a, avg_b in rows:
         if avg_a is not None and avg_b is not None:
-            print(f"  {method:14s} {avg_a:5.2f} -> {avg_b:5.2f} ({avg_b - avg_a:+.2f})")
+            print(f"  {method:14s} {avg_a:5.2f} -> {avg_b:5.2f} ({round(avg_b - avg_a, 2) + 0.0:+.2f})")  # no -0.00
 
 
 if __name__ == "__main__":

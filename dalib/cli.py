@@ -100,7 +100,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
         seconds = f"{rec['seconds']:.1f}s" + (f": 1/{batch} of its vectorised batch's {rec['seconds'] * batch:.1f}s"
                                               if batch > 1 else "")
         print(f"  [{done}/{total}] {rec['task_name']} {entry.row}{point} seed {rec['seed']}: "
-              f"last-epoch target acc {acc:.1f}% ({seconds})", flush=True)
+              f"last-epoch target acc {acc:.1f}% ({seconds})\n", end="", flush=True)  # one write: workers print too
 
     run_bench(plan, progress)
     wall = time.perf_counter() - start

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from contextlib import closing
@@ -51,7 +52,10 @@ OnDone = Callable[[dict[str, Any], int, int], None]
 
 
 def _say(line: str) -> None:
-    print(line, flush=True)
+    """One write per line: worker processes share stdout, and print's separate write of the
+    newline let two workers' lines run together."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 @dataclass(frozen=True)
