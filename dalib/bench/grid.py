@@ -52,8 +52,8 @@ OnDone = Callable[[dict[str, Any], int, int], None]
 
 
 def _say(line: str) -> None:
-    """One write per line: worker processes share stdout, and print's separate write of the
-    newline let two workers' lines run together."""
+    """One write per line: worker processes share stdout, where (unbuffered, as with
+    ``PYTHONUNBUFFERED``) print's separate write of the newline can let two lines run together."""
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
