@@ -92,8 +92,19 @@ def test_batch_equals_each_pair_alone_in_the_callers_order():
     (by length) order, padding rows entering a pair's fit, pairs of another K or d grouped."""
     rng = np.random.default_rng(5)
     pairs = [(rng.normal(size=(n_v, d)), rng.normal(size=(n_t, d)) + 0.5)
-             for n_v, n_t, d in ((40, 200, 4), (12, 60, 4), (3, 50, 4), (40, 90, 6), (25, 300, 4), (30, 80, 4))]
+             for n_v, n_t, d in ((40, 200, 4), (12, 60, 4), (3, 50, 4), (40, 90, 6), (25, 300, 4), (30, 80, 4),
+                                 (3, 70, 4))]  # two K = 3 pairs: the first group has two members
     batch = validation_weights_batch(pairs)
     for (xv, xt), w in zip(pairs, batch):
         assert w.shape == (len(xv),)
         np.testing.assert_allclose(w, validation_weights(xv, xt), rtol=1e-6, atol=1e-9)
+
+
+def test_the_fold_seed_reaches_the_folds():
+    """``random_state`` shuffles the folds: another seed gives other weights, the same seed the
+    same ones on the single and the batched path. Kills: the seed dropped on either path."""
+    rng = np.random.default_rng(8)
+    xv, xt = rng.normal(size=(30, 3)), rng.normal(size=(60, 3)) + 0.7
+    seeded = validation_weights(xv, xt, random_state=7)
+    np.testing.assert_array_equal(seeded, validation_weights_batch([(xv, xt)], random_state=7)[0])
+    assert not np.allclose(seeded, validation_weights(xv, xt))
