@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 from scipy.special import softmax
 
 from dalib.alignment.fixmatch import FixMatch, consistency_loss, strong_view
+from dalib.alignment.mdd import MDD
 from dalib.alignment.pada import PADA
 from dalib.alignment.schedules import warm_start
 from dalib.errors import DalibError
@@ -129,3 +132,14 @@ def test_bad_hyper_parameters_get_one_line_errors(build, message):
 def test_pada_needs_source_labels():
     with pytest.raises(DalibError, match=r"^pada: y_s is missing; the class-weighted adversarial loss needs the source labels$"):
         PADA(4, 3)(torch.randn(4, 4), torch.randn(4, 4))
+
+
+@pytest.mark.parametrize("make", [lambda g: PADA(8, 3, lam_max=0.5, gamma=g), lambda g: MDD(8, 3, lam_max=0.5, gamma=g)],
+                         ids=["pada", "mdd"])
+def test_the_reversal_warms_up_with_the_terms_own_gamma(make):
+    """The reversal coefficient after a forward pass at progress p is λ_max·(2/(1 + e^(−γp)) − 1)
+    with the term's γ, not the schedule's default 10. Kills: γ dropped from the warm_start call."""
+    term = make(3.0)
+    term(torch.randn(4, 8), torch.randn(4, 8), logits_s=torch.randn(4, 3), logits_t=torch.randn(4, 3),
+         y_s=torch.tensor([0, 1, 2, 0]), progress=0.3)
+    assert term.grl.coeff == pytest.approx(0.5 * (2.0 / (1.0 + math.exp(-3.0 * 0.3)) - 1.0), rel=1e-12)
