@@ -130,6 +130,15 @@ def test_adaptive_factor_from_known_a_distances() -> None:
     assert adaptive_factor(0.0, []) == 0.5
 
 
+def test_adaptive_factor_clips_above_one_and_keeps_the_floor_itself() -> None:
+    """A marginal A-distance below 0 (a domain classifier worse than chance) makes μ̂ > 1, clipped
+    to 1 (μ̂ = 1.5 and 2 here); μ̂ exactly 10⁻³ is kept (only μ̂ < 10⁻³ becomes 0).
+    Kills: the clip returning another value, a clip threshold above 1, the floor taken with ≤."""
+    assert adaptive_factor(-1.0 / 3.0, [1.0]) == 1.0
+    assert adaptive_factor(-0.5, [1.0]) == 1.0
+    assert adaptive_factor(0.999, [0.001]) == 0.001
+
+
 def _blobs(n: int, shift: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 3
