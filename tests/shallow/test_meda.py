@@ -290,3 +290,18 @@ def test_bench_run_is_a_direct_fit_with_the_hp_values() -> None:
     assert epoch["target_acc"] == pytest.approx(np.mean(model.labels_ == yt))
     assert epoch["source_val_acc"] == pytest.approx(np.mean(model.predict(xv) == yv))
     assert np.mean(MEDA(k=20, n_iter=2).fit(xs, ys, xt).labels_ == yt) != pytest.approx(epoch["target_acc"])
+
+
+def test_a_class_without_pseudo_labels_has_no_conditional_distance() -> None:
+    """When no target row is pseudo-labelled c, class c has no conditional A-distance: μ averages
+    over the classes that have target rows. Kills: the class filter inverted (every class with
+    some other pseudo-label kept: a one-class fit of class 2 against no target rows)."""
+    rng = np.random.default_rng(6)
+    F_s, y = rng.standard_normal((30, 3)), np.arange(30) % 3
+    F_t = rng.standard_normal((20, 3)) + 0.8
+    pseudo = np.arange(20) % 2  # classes 0 and 1 only
+    model = MEDA()
+    model.classes_ = np.arange(3)
+    expected = adaptive_factor(training_a_distance(F_s, F_t),
+                               [training_a_distance(F_s[y == c], F_t[pseudo == c]) for c in (0, 1)])
+    assert model._estimate_mu(F_s, y, F_t, pseudo) == pytest.approx(expected, abs=1e-12)
