@@ -27,26 +27,28 @@ FIELDS = ("cpu", "cpu_capability", "cpu_flags", "device", "torch", "numpy")
 KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16")
 
 
-def _cpuinfo_field(name: str) -> str | None:
+@lru_cache(maxsize=1)
+def _cpuinfo() -> dict[str, str]:
+    """The fields of the first processor in ``/proc/cpuinfo`` (empty where it is missing), read once."""
+    fields: dict[str, str] = {}
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
         for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.split(":", 1)[0].strip() == name and ":" in line:
-                return line.split(":", 1)[1].strip()
-    return None
+            if ":" in line:
+                name, value = line.split(":", 1)
+                fields.setdefault(name.strip(), value.strip())
+    return fields
 
 
-@lru_cache(maxsize=1)
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo``; elsewhere `platform.processor`, else the machine type)."""
-    return _cpuinfo_field("model name") or platform.processor() or platform.machine() or "unknown"
+    return _cpuinfo().get("model name") or platform.processor() or platform.machine() or "unknown"
 
 
-@lru_cache(maxsize=1)
 def cpu_flags() -> str:
     """The `KERNEL_FLAGS` the CPU has, space-separated in that order ("" where ``/proc/cpuinfo``
     is missing)."""
-    have = set((_cpuinfo_field("flags") or "").split())
+    have = set(_cpuinfo().get("flags", "").split())
     return " ".join(f for f in KERNEL_FLAGS if f in have)
 
 

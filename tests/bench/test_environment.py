@@ -56,14 +56,16 @@ def test_same_environment_compares_every_field() -> None:
 
 
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path, monkeypatch) -> None:
-    """Only the kernel flags, in `KERNEL_FLAGS` order. Kills: every flag kept, or the order of the file."""
+    """Only the kernel flags, in `KERNEL_FLAGS` order, and the model name, from one read of the file.
+    Kills: every flag kept, the order of the file, another field taken for the model."""
     from dalib.bench import environment
 
     fake = tmp_path / "cpuinfo"
     fake.write_text("processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: sse amx_bf16 avx2 avx512f avx512_bf16 fma ht\n")
     monkeypatch.setattr(environment, "Path", lambda _: fake)
-    cpu_flags.cache_clear()
+    environment._cpuinfo.cache_clear()
     try:
         assert cpu_flags() == "avx2 fma avx512f avx512_bf16 amx_bf16"
+        assert environment.cpu_model() == "Test CPU"
     finally:
-        cpu_flags.cache_clear()
+        environment._cpuinfo.cache_clear()
