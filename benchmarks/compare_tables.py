@@ -20,8 +20,7 @@ from dalib.bench.store import stored_records
 from dalib.bench.tables import Table, build_table
 
 
-def tables(folder: str, protocol: str) -> list[Table]:
-    records = stored_records(folder)
+def tables(records: list[dict], protocol: str) -> list[Table]:
     return [build_table(records, protocol), build_table(records, protocol, metric="target_heldout_acc")]
 
 
@@ -35,13 +34,14 @@ def main() -> None:
     parser.add_argument("b", help="the bench folder compared with it")
     parser.add_argument("--select", default="last", help="selection protocol of both tables (default: last)")
     args = parser.parse_args()
-    runs_a = {r["key"]: r["epochs"][-1]["target_acc"] for r in stored_records(args.a)}
-    runs_b = {r["key"]: r["epochs"][-1]["target_acc"] for r in stored_records(args.b)}
+    records_a, records_b = stored_records(args.a), stored_records(args.b)  # each folder read once
+    runs_a = {r["key"]: r["epochs"][-1]["target_acc"] for r in records_a}
+    runs_b = {r["key"]: r["epochs"][-1]["target_acc"] for r in records_b}
     common = sorted(runs_a.keys() & runs_b.keys())
     print(f"{len(common)} runs in both folders ({len(runs_a)} in A, {len(runs_b)} in B); "
           f"{sum(runs_a[k] == runs_b[k] for k in common)} end with the same target accuracy")
     moved, largest, beyond, rows = 0, 0.0, [], []
-    for ta, tb in zip(tables(args.a, args.select), tables(args.b, args.select)):
+    for ta, tb in zip(tables(records_a, args.select), tables(records_b, args.select)):
         for method in ta.methods:
             if method not in tb.methods or (ta.metric == "target_heldout_acc" and method != "target_only"):
                 continue
