@@ -64,3 +64,27 @@ def test_bad_inputs():
         DeepJDOT(4, 3)(f_s, f_t[:, :3], y_s=y_s, logits_t=l_t)
     with pytest.raises(DalibError, match="labels"):
         DeepJDOT(4, 3)(f_s, f_t, y_s=y_s + 5, logits_t=l_t)
+
+
+@pytest.mark.parametrize("run_dim", [0, 1])
+def test_vmapped_coupling_is_each_runs_own_ot_emd_plan(run_dim):
+    # kills: the run dimension not moved to the front (plans of slices across runs), the plans
+    # returned along another dimension, one run's plan repeated for every run
+    costs = torch.rand(3, 6, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    plans = torch.func.vmap(deepjdot_coupling, in_dims=run_dim)(costs.movedim(0, run_dim))
+    assert plans.shape == (3, 6, 4)
+    for cost, plan in zip(costs, plans):
+        ref = ot.emd(np.full(6, 1 / 6), np.full(4, 1 / 4), cost.numpy())
+        assert np.allclose(plan.numpy(), ref, atol=1e-12)
+    assert not torch.allclose(plans[0], plans[1])
+
+
+def test_vmapped_loss_is_each_runs_own_loss():
+    # kills: the label-range check run on batched labels under vmap (it cannot read them), and
+    # the vmapped loss mixing runs
+    runs = [_batch(seed=s) for s in (3, 4)]
+    f_s, f_t, y_s, l_t = (torch.stack([r[i].detach() for r in runs]) for i in range(4))
+    loss = DeepJDOT(4, 3, alpha=1.0, beta=1.0)
+    got = torch.func.vmap(lambda a, b, y, z: loss(a, b, logits_t=z, y_s=y))(f_s, f_t, y_s, l_t)
+    want = [loss(*r[:2], logits_t=r[3], y_s=r[2]) for r in runs]
+    torch.testing.assert_close(got, torch.stack(want).detach(), rtol=1e-12, atol=0)
