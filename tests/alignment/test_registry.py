@@ -29,15 +29,16 @@ def scratch_names():
 
 
 # Kills: defaults of weight / schedule changed, keyword defaults dropped, the class or the
-# description (first docstring line) not stored, the decorator not returning the class.
+# description (first docstring line) or the family not stored, the decorator not returning the class.
 def test_entry_holds_class_weight_schedule_defaults_and_description(scratch_names):
-    assert register(scratch_names[0], weight=0.3, schedule="warm_start", k=2)(_Probe) is _Probe
+    assert register(scratch_names[0], weight=0.3, schedule="warm_start", family="partial", k=2)(_Probe) is _Probe
     assert REGISTRY[scratch_names[0]] == DiscrepancyEntry(
-        name="probe_entry", cls=_Probe, weight=0.3, schedule="warm_start", defaults={"k": 2},
-        description="First docstring line.")
+        name="probe_entry", cls=_Probe, weight=0.3, schedule="warm_start", family="partial",
+        defaults={"k": 2}, description="First docstring line.")
     register(scratch_names[1])(_NoDoc)
     entry = REGISTRY[scratch_names[1]]
-    assert (entry.weight, entry.schedule, entry.defaults, entry.description) == (1.0, "constant", {}, "")
+    assert (entry.weight, entry.schedule, entry.family, entry.defaults, entry.description) == (
+        1.0, "constant", "alignment", {}, "")
 
 
 # Kills: the '+' / 'source_only' check inverted or weakened (and→or), its message dropped, and the
