@@ -24,7 +24,8 @@ def tiny_classifier() -> Classifier:
 def step_batch() -> Callable[..., StepBatch]:
     """``step_batch(model, lam, ws=None, progress=0.3)``: 6 source rows (labels 0,1,2,0,1,2) and 5
     shifted target rows; its objective is the weighted source cross-entropy of the given weights
-    plus a stand-in single-step term ``extra`` = 0.25·mean(f_t²)."""
+    plus a stand-in single-step term ``extra`` = 0.25·mean(f_t²) + 0.125·mean(f_s²) + 0.0625·mean(z_t²),
+    so that a step passing the wrong features, logits or weights to the objective changes its loss."""
     gen = torch.Generator().manual_seed(0)
     xs, xt = torch.randn(6, 5, generator=gen), torch.randn(5, 5, generator=gen) + 1.0
     ys = torch.tensor([0, 1, 2, 0, 1, 2])
@@ -37,7 +38,7 @@ def step_batch() -> Callable[..., StepBatch]:
         def objective(f_s, z_s, f_t, z_t, w):
             ce = F.cross_entropy(z_s, ys, reduction="none")
             task = ce.mean() if w is None else (w * ce).mean()
-            extra = 0.25 * f_t.pow(2).mean()
+            extra = 0.25 * f_t.pow(2).mean() + 0.125 * f_s.pow(2).mean() + 0.0625 * z_t.pow(2).mean()
             return task + extra, {"task": task, "extra": extra}
 
         return StepBatch(model, xs, ys, xt, ws, progress, lam, forward, objective)

@@ -50,7 +50,8 @@ def test_mcd_step_losses_match_hand_computation(tiny_classifier, step_batch):
             return float((w.numpy() * -logp[np.arange(6), batch.ys.numpy()]).mean())
 
         ce1, ce2 = wce(z_s), wce(mcd.head2(f_s))
-        extra = 0.25 * float(f_t.double().pow(2).mean())  # the stand-in single-step term of `step_batch`
+        extra = float(0.25 * f_t.double().pow(2).mean() + 0.125 * f_s.double().pow(2).mean()
+                      + 0.0625 * z_t.double().pow(2).mean())  # the stand-in single-step term of `step_batch`
     assert float(steps["a"].loss()[0].detach()) == pytest.approx(ce1 + ce2 + extra, rel=1e-5)
     assert float(steps["b"].loss()[0].detach()) == pytest.approx(ce1 + ce2 - 0.7 * d, rel=1e-5)
     assert float(steps["c"].loss()[0].detach()) == pytest.approx(0.7 * d, rel=1e-5)
@@ -135,3 +136,27 @@ def test_mdd_and_mcd_need_target_logits():
         MDD(8, 3)(torch.randn(4, 8), torch.randn(4, 8), logits_s=torch.randn(4, 3), logits_t=torch.randn(4, 5))
     with pytest.raises(DalibError, match="mcd"):
         MCD(8, 3)(torch.randn(4, 8), torch.randn(4, 8))
+
+
+# Kills: the pre-training step given other features, logits or weights than the batch's, the
+# steps renamed (their names label the logged losses and the NaN errors), and the discriminator
+# step reading the target encoder's features on the source batch instead of the frozen copy's.
+def test_adda_steps_before_and_after_the_switch(tiny_classifier, step_batch):
+    model = tiny_classifier
+    adda = ADDA(8, 3, model=model, pretrain=0.4, dropout=0.0).eval()
+    ws = torch.tensor([1.0, 0.5, 2.0, 1.0, 1.5, 1.0])
+    batch = step_batch(model, lam=0.6, ws=ws, progress=0.3)
+    (pretrain,) = adda.update_steps(batch)
+    assert (pretrain.name, pretrain.updates) == ("pretrain", ("features", "head", "term"))
+    with torch.no_grad():
+        want, _ = batch.objective(*batch.forward(), ws)
+    assert float(pretrain.loss()[0].detach()) == pytest.approx(float(want), rel=1e-6)
+    switch = {k: v.clone() for k, v in model.state_dict().items()}
+    stage2 = adda.update_steps(step_batch(model, lam=0.6, ws=ws, progress=0.4))
+    assert [(s.name, s.updates) for s in stage2] == [("discriminator", ("term",)), ("target_encoder", ("features",))]
+    with torch.no_grad():
+        model.backbone.net[0].weight.add_(0.5)  # the target encoder moves away from its frozen copy
+        assert not torch.allclose(adda.source_encoder(batch.xs)[0], model(batch.xs)[0])
+        want = adda(adda.source_encoder(batch.xs)[0], model(batch.xt)[0])
+    assert all(torch.equal(v, switch[k]) for k, v in adda.source_encoder.state_dict().items())
+    assert float(stage2[0].loss()[0].detach()) == pytest.approx(float(want), rel=1e-6)

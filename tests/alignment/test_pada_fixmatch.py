@@ -38,11 +38,11 @@ def test_pada_step_loss_matches_hand_computation(tiny_classifier, step_batch):
     ws = torch.tensor([1.0, 0.5, 2.0, 1.0, 1.5, 1.0])
     batch = step_batch(model, lam=0.5, ws=ws)
     (step,) = pada.update_steps(batch)
-    assert step.updates == ("features", "head", "term")
+    assert (step.name, step.updates) == ("weighted", ("features", "head", "term"))
     loss = float(step.loss()[0].detach())
     with torch.no_grad():
         f, z = model(torch.cat([batch.xs, batch.xt]))
-        z_s, f_t, z_t = z[:6].double(), f[6:].double(), z[6:].double()
+        f_s, z_s, f_t, z_t = f[:6].double(), z[:6].double(), f[6:].double(), z[6:].double()
         mean = 0.5 * np.full(3, 1 / 3) + 0.5 * softmax(z_t.numpy(), axis=1).mean(0)
         gamma = mean / mean.max()
         c = gamma[batch.ys.numpy()]
@@ -51,7 +51,8 @@ def test_pada_step_loss_matches_hand_computation(tiny_classifier, step_batch):
         d_t = pada.discriminator(f[6:]).squeeze(1).double().numpy()
     softplus = lambda x: np.log1p(np.exp(x))  # noqa: E731
     adv = 0.5 * ((c * softplus(-d_s)).mean() + softplus(d_t).mean())
-    want = (ws.numpy() * c * ce).mean() + 0.25 * float(f_t.pow(2).mean()) + 0.5 * adv
+    extra = float(0.25 * f_t.pow(2).mean() + 0.125 * f_s.pow(2).mean() + 0.0625 * z_t.pow(2).mean())
+    want = (ws.numpy() * c * ce).mean() + extra + 0.5 * adv
     assert loss == pytest.approx(want, rel=1e-5)
 
 
@@ -99,20 +100,35 @@ def test_fixmatch_strong_view_is_inverted_dropout_plus_scaled_noise():
     torch.testing.assert_close(strong_view(x, 0.0, 0.5), noisy)
 
 
+@pytest.mark.parametrize("rows", [1, 2])
+def test_fixmatch_strong_view_of_a_tiny_batch_scales_the_noise_by_one_or_by_the_std(rows):
+    """Kills the std of a single row (NaN) used as the noise scale, and a batch of two rows
+    scaled by 1 instead of its std (the switch at n > 1 moved)."""
+    x = torch.tensor([[1.0, -2.0, 0.5], [3.0, 1.0, 0.5]])[:rows]
+    torch.manual_seed(4)
+    got = strong_view(x, 0.0, 0.5)
+    torch.manual_seed(4)
+    scale = torch.ones(1, 3) if rows == 1 else (x[0] - x[1]).abs().unsqueeze(0) / 2 ** 0.5
+    torch.testing.assert_close(got, x + 0.5 * scale * torch.randn_like(x))
+
+
 THRESHOLD = 0.37  # 2 of the 5 target rows of `_batch` pass it (max p 0.385, 0.391) on the untrained `_model`
 
 
 def test_fixmatch_step_adds_lambda_times_consistency_on_a_strong_forward(tiny_classifier, step_batch):
-    """Kills λ left out and the strong view replaced by the weak one (the loss would differ)."""
+    """Kills λ left out, the strong view replaced by the weak one (the loss would differ), and the
+    objective given other features, logits or weights than the batch's."""
     model, fm = tiny_classifier, FixMatch(8, 3, threshold=THRESHOLD, drop=0.3, noise=0.1)
-    batch = step_batch(model, lam=0.5)
+    ws = torch.tensor([1.0, 0.5, 2.0, 1.0, 1.5, 1.0])
+    batch = step_batch(model, lam=0.5, ws=ws)
     (step,) = fm.update_steps(batch)
+    assert (step.name, step.updates) == ("consistency", ("features", "head", "term"))
     torch.manual_seed(5)
     loss = float(step.loss()[0].detach())
     torch.manual_seed(5)
     with torch.no_grad():
         f, z = model(torch.cat([batch.xs, batch.xt]))
-        base, _ = batch.objective(f[:6], z[:6], f[6:], z[6:], None)
+        base, _ = batch.objective(f[:6], z[:6], f[6:], z[6:], ws)
         _, strong = model(strong_view(batch.xt, 0.3, 0.1))
         u = consistency_loss(z[6:], strong, THRESHOLD)
     assert float(u) > 0
