@@ -72,8 +72,8 @@ def mmd_factors(y_s: NDArray, pseudo_t: NDArray, n_classes: int, mu: float) -> t
     V = mmd_vectors(len(y_s), len(pseudo_t), y_s, pseudo_t, keep_source_only=True)
     weights = [(1.0 - mu) * n_classes] + [mu] * (V.shape[1] - 1)
     WG = np.asarray(weights)[:, None] * (V.T @ V)  # ‖V W Vᵀ‖²_F = tr((W VᵀV)²)
-    norm = float(np.sqrt(max(np.sum(WG * WG.T), 0.0)))
-    return V * (np.asarray(weights) / (norm if norm > 0 else 1.0)), V
+    norm = float(np.sqrt(max(np.sum(WG * WG.T), 0.0)))  # > 0: e₀ ≠ 0, and every class has source rows
+    return V * (np.asarray(weights) / norm), V
 
 
 def cosine_knn_laplacian(Z: FloatArray, n_neighbors: int) -> sparse.csr_matrix:
@@ -81,7 +81,9 @@ def cosine_knn_laplacian(Z: FloatArray, n_neighbors: int) -> sparse.csr_matrix:
 
     ``Z`` (n, m) has unit-norm rows. Each row is joined to itself and its ``p`` most cosine-similar
     rows with weight ``W_ij = cos(z_i, z_j)``; ``W ← max(W, Wᵀ)`` (an edge when either is among
-    the other's neighbours); ``D = diag(Σ_j W_ij)``.
+    the other's neighbours); ``D = diag(Σ_j W_ij)``. A row whose degree is not positive (its
+    nearest rows have negative cosines, e.g. few rows and a large ``p``) has no D^{-1/2}: one-line
+    error instead of NaN coefficients.
     """
     n = Z.shape[0]
     S = Z @ Z.T
@@ -89,7 +91,12 @@ def cosine_knn_laplacian(Z: FloatArray, n_neighbors: int) -> sparse.csr_matrix:
     rows = np.repeat(np.arange(n), n_neighbors + 1)
     W = sparse.csr_matrix((S[rows, nbrs.ravel()], (rows, nbrs.ravel())), shape=(n, n))
     W = W.maximum(W.T)
-    d_inv_sqrt = 1.0 / np.sqrt(np.asarray(W.sum(axis=1)).ravel())
+    degree = np.asarray(W.sum(axis=1)).ravel()
+    if not np.all(degree > 0):
+        raise DalibError(f"MEDA: {int(np.sum(~(degree > 0)))} of {n} rows have a degree <= 0 in the cosine "
+                         f"{n_neighbors}-NN graph (their nearest rows have negative cosines), so its Laplacian "
+                         f"is undefined; pass a smaller n_neighbors, or manifold_weight=0 to drop the manifold term")
+    d_inv_sqrt = 1.0 / np.sqrt(degree)
     return (sparse.identity(n, format="csr") - sparse.diags(d_inv_sqrt) @ W @ sparse.diags(d_inv_sqrt)).tocsr()
 
 
