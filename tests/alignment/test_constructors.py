@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 import dalib.alignment  # noqa: F401  (registers the built-in terms)
+import dalib.finetune.regularizers  # noqa: F401  (registers l2sp and bss)
 from dalib.alignment.adda import ADDA
 from dalib.alignment.adversarial import DomainDiscriminator
 from dalib.alignment.fixmatch import FixMatch
@@ -20,14 +21,16 @@ from dalib.alignment.pada import PADA
 from dalib.alignment.registry import REGISTRY
 from dalib.errors import DalibError
 from dalib.methods import build_terms, resolve_method
+from dalib.models import Classifier, build_backbone
 
-BUILT_IN = sorted(name for name, entry in REGISTRY.items() if entry.cls.__module__.startswith("dalib.alignment."))
+BUILT_IN = sorted(name for name, entry in REGISTRY.items()
+                  if entry.cls.__module__.startswith(("dalib.alignment.", "dalib.finetune.")))
 CONTEXT = {"self", "feature_dim", "num_classes", "model"}
 
 
 def _model() -> nn.Module:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(5, 8), nn.ReLU())
+    return Classifier(build_backbone("mlp", 5, hidden=(16,), dropout=0.0), 3, bottleneck_dim=8)
 
 
 def _settings(obj: object) -> dict[str, object]:
@@ -80,6 +83,7 @@ def test_edge_values_inside_the_documented_ranges_are_accepted(build):
 
 
 @pytest.mark.parametrize("build, message", [
+    (lambda: FixMatch(8, 3, threshold=1.5), r"^fixmatch: threshold τ must be in \(0, 1\], got 1\.5$"),
     (lambda: ADDA(8, 3, model=_model(), pretrain=0.0), r"^adda: pretrain .* must be in \(0, 1\), got 0\.0$"),
     (lambda: MCD(8, 3, k=1.5), r"^mcd: k .* must be an integer ≥ 1, got 1\.5$"),
     (lambda: MDD(8, 3, hidden=1.5), r"^mdd: hidden must be an integer ≥ 0 .*, got 1\.5$"),
@@ -88,7 +92,8 @@ def test_edge_values_inside_the_documented_ranges_are_accepted(build):
 ])
 def test_values_outside_the_ranges_get_one_line_errors(build, message):
     # kills: `or` → `and` in the integer checks (1.5 accepted, silently truncated to 1), pretrain
-    # 0 accepted (no source pre-training at all), the term's name dropped from the kernel error
+    # 0 accepted (no source pre-training at all), a threshold above 1 accepted (no target row
+    # would ever pass it), the term's name dropped from the kernel error
     with pytest.raises(DalibError, match=message):
         build()
 

@@ -135,6 +135,17 @@ def test_fixmatch_step_adds_lambda_times_consistency_on_a_strong_forward(tiny_cl
     assert loss == pytest.approx(float(base) + 0.5 * float(u), rel=1e-6)
 
 
+def test_fixmatch_step_perturbs_through_the_backbones_own_perturb_input(tiny_classifier, step_batch):
+    """Kills the step building the strong view without the model (a backbone's ``perturb_input``,
+    e.g. MiniLM's cached states with their attention mask, would be bypassed)."""
+    model, fm = tiny_classifier, FixMatch(8, 3, threshold=THRESHOLD, drop=0.3, noise=0.1)
+    seen = []
+    model.backbone.perturb_input = lambda x, view: (seen.append(x.shape), x + 100.0)[1]
+    (step,) = fm.update_steps(step_batch(model, lam=0.5))
+    step.loss()
+    assert seen == [(5, 5)]
+
+
 @pytest.mark.parametrize("build, message", [
     (lambda: PADA(8, 3, momentum=1.0), r"^pada: momentum of the class-weight average must be in \[0, 1\), got 1\.0$"),
     (lambda: FixMatch(8, 3, threshold=0.0), r"^fixmatch: threshold τ must be in \(0, 1\], got 0\.0$"),
