@@ -81,9 +81,9 @@ def cosine_knn_laplacian(Z: FloatArray, n_neighbors: int) -> sparse.csr_matrix:
 
     ``Z`` (n, m) has unit-norm rows. Each row is joined to itself and its ``p`` most cosine-similar
     rows with weight ``W_ij = cos(z_i, z_j)``; ``W ← max(W, Wᵀ)`` (an edge when either is among
-    the other's neighbours); ``D = diag(Σ_j W_ij)``. A row whose degree is not positive (its
-    nearest rows have negative cosines, e.g. few rows and a large ``p``) has no D^{-1/2}: one-line
-    error instead of NaN coefficients.
+    the other's neighbours); ``D = diag(Σ_j W_ij)``. A row whose degree is not positive (negative
+    cosines to its nearest rows, e.g. few rows and a large ``p``, or a zero row) has no D^{-1/2}:
+    one-line error instead of NaN coefficients.
     """
     n = Z.shape[0]
     S = Z @ Z.T
@@ -94,8 +94,8 @@ def cosine_knn_laplacian(Z: FloatArray, n_neighbors: int) -> sparse.csr_matrix:
     degree = np.asarray(W.sum(axis=1)).ravel()
     if not np.all(degree > 0):
         raise DalibError(f"MEDA: {int(np.sum(~(degree > 0)))} of {n} rows have a degree <= 0 in the cosine "
-                         f"{n_neighbors}-NN graph (their nearest rows have negative cosines), so its Laplacian "
-                         f"is undefined; pass a smaller n_neighbors, or manifold_weight=0 to drop the manifold term")
+                         f"{n_neighbors}-NN graph (the cosines to themselves and their nearest rows sum to <= 0), so "
+                         f"its Laplacian is undefined; pass a smaller n_neighbors, or manifold_weight=0 to drop the manifold term")
     d_inv_sqrt = 1.0 / np.sqrt(degree)
     return (sparse.identity(n, format="csr") - sparse.diags(d_inv_sqrt) @ W @ sparse.diags(d_inv_sqrt)).tocsr()
 

@@ -72,15 +72,20 @@ def test_a_graph_row_without_positive_degree_is_refused_not_nan():
     Xs, Xt = np.random.default_rng(0).standard_normal((2, 6, 3))
     with pytest.raises(DalibError) as err:
         MEDA().fit(Xs, np.arange(6) % 2, Xt)
-    assert str(err.value) == ("MEDA: 1 of 12 rows have a degree <= 0 in the cosine 10-NN graph (their nearest "
-                              "rows have negative cosines), so its Laplacian is undefined; pass a smaller "
-                              "n_neighbors, or manifold_weight=0 to drop the manifold term")
+    assert str(err.value) == ("MEDA: 1 of 12 rows have a degree <= 0 in the cosine 10-NN graph (the cosines to "
+                              "themselves and their nearest rows sum to <= 0), so its Laplacian is undefined; "
+                              "pass a smaller n_neighbors, or manifold_weight=0 to drop the manifold term")
     # the named fixes work; kills the Laplacian built even when its weight is 0
     assert np.isfinite(MEDA(manifold_weight=0.0).fit(Xs, np.arange(6) % 2, Xt).beta_).all()
     assert np.isfinite(MEDA(n_neighbors=2).fit(Xs, np.arange(6) % 2, Xt).beta_).all()
     Z = np.array([[1.0, 0.0], [-1.0, 0.0], [-1.0, 0.0]])  # row 0: 1 − 1 − 1 < 0
     with pytest.raises(DalibError, match=r"^MEDA: 1 of 3 rows have a degree <= 0 in the cosine 2-NN graph"):
         cosine_knn_laplacian(Z, 2)
+    # kills the bound moved: a zero row (degree 0) is refused, an orthogonal row (degree 1) is not
+    with pytest.raises(DalibError, match=r"^MEDA: 1 of 4 rows have a degree <= 0 in the cosine 1-NN graph"):
+        cosine_knn_laplacian(np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, 1.0]]), 1)
+    L = cosine_knn_laplacian(np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]), 1).toarray()
+    np.testing.assert_allclose(L, [[0.0, 0.0, 0.0], [0.0, 0.5, -0.5], [0.0, -0.5, 0.5]], atol=1e-15)
 
 
 def test_training_a_distance_is_two_times_one_minus_twice_the_training_error():
