@@ -21,9 +21,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 # `make mutation` (not part of `make test`; one to two hours on 2 cores): mutmut over the math
-# packages, one package after the other; lists the surviving mutants, then the kill rate per
-# package without the equivalent mutants named in tests/MUTATION.md.
-MUTATION_PACKAGES ?= alignment reweighting shallow eval
+# packages and files (`[tool.mutmut] only_mutate`), one package after the other; lists the
+# surviving mutants, then the kill rate per package without the equivalent mutants named in
+# tests/MUTATION.md.
+MUTATION_PACKAGES ?= alignment reweighting shallow eval finetune compress train
 MUTATION_JOBS ?= 2
 mutation: $(STAMP)
 	$(BIN)/pip install -q "mutmut==3.8.1"
