@@ -62,10 +62,10 @@ def distill(teacher: nn.Module, student: nn.Module, source: Domain, target: Doma
         soft = 0.5 * (distillation_loss(zs_s, zt_s, temperature) + distillation_loss(zs_t, zt_t, temperature))
         loss = alpha * F.cross_entropy(zs_s, y_s) + (1 - alpha) * soft
         if not torch.isfinite(loss):
-            raise DalibError(f"distillation loss is {float(loss)} at step {step}; lower lr (now {lr}) or the temperature")
+            raise DalibError(f"distillation loss is {float(loss.detach())} at step {step}; lower lr (now {lr}) or the temperature")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         if say is not None and (step + 1) % max(steps // 4, 1) == 0:
-            say(f"  distillation step {step + 1}/{steps}: loss {float(loss):.4f}")
+            say(f"  distillation step {step + 1}/{steps}: loss {float(loss.detach()):.4f}")
     return student.eval()

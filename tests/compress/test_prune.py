@@ -77,9 +77,24 @@ def test_masks_hold_during_fine_tuning() -> None:
 
 
 def test_bad_requests_are_named() -> None:
+    # kills: the kinds' list or the model's class left out of the messages
     with pytest.raises(DalibError, match=r"fraction in \[0, 1\)"):
         prune_model(model(), 1.0)
-    with pytest.raises(DalibError, match="unknown pruning kind"):
+    with pytest.raises(DalibError) as err:
         prune_model(model(), 0.5, "random")
-    with pytest.raises(DalibError, match="no Linear or Conv layer"):
+    assert str(err.value) == "unknown pruning kind 'random'; use one of global, layer, channel"
+    with pytest.raises(DalibError) as err:
         prune_model(nn.Sequential(nn.ReLU()), 0.5)
+    assert str(err.value) == "Sequential has no Linear or Conv layer to prune"
+
+
+def test_sparsity_zero_prunes_nothing_and_channel_sparsity_counts_zero_rows() -> None:
+    # kills: sparsity 0 (the unpruned reference of a sweep) refused, and channel_sparsity
+    # counting the non-zero rows instead of the zero ones
+    m = model()
+    before = weights(m)
+    make_permanent(prune_model(m, 0.0, "global"))
+    assert all(torch.equal(a, b) for a, b in zip(before, weights(m)))
+    assert channel_sparsity(m) == 0.0 and weight_sparsity(m) == 0.0
+    make_permanent(prune_model(m, 0.5, "channel"))
+    assert channel_sparsity(m) == pytest.approx((16 + 8) / (32 + 16))  # 16 of 32 and 8 of 16 rows

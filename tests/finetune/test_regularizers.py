@@ -67,6 +67,10 @@ def test_l2sp_without_model_or_with_unknown_part_is_a_clear_error():
         build_terms(resolve_method("l2sp"), 4, 3)
     with pytest.raises(DalibError, match="no part 'trunk'"):
         L2SP(4, 3, _model(), part="trunk")
+    relu = next(name for name, m in _model().named_modules() if isinstance(m, torch.nn.ReLU))
+    with pytest.raises(DalibError) as err:  # kills the message dropped
+        L2SP(4, 3, _model(), part=relu)
+    assert str(err.value) == f"L2-SP: model part {relu!r} has no parameters to anchor"
 
 
 def test_bss_is_the_sum_of_the_k_smallest_squared_singular_values():

@@ -69,8 +69,11 @@ def test_parameter_groups_carry_the_configured_learning_rates():
 def test_lr_prefixes_match_whole_name_parts_and_unknown_prefixes_fail():
     assert lr_multiplier("backbone.stage1.0.weight", {"backbone": 0.1, "back": 9.0}) == 0.1
     assert lr_multiplier("head.weight", {"backbone": 0.1}) == 1.0
-    with pytest.raises(DalibError, match="match no parameter"):
+    assert lr_multiplier("a.weight", {"a": 0.5}) == 0.5  # kills a one-letter prefix never winning
+    with pytest.raises(DalibError) as err:
         param_groups(Classifier(TinyConvNet(), 3, 4), {"encoder": 0.1})
+    assert str(err.value) == ("lr multiplier prefix(es) ['encoder'] match no parameter; names start with "
+                              "['backbone', 'bottleneck', 'head']")
 
 
 def test_gradual_unfreezing_trains_stages_from_the_top(make_domain):
