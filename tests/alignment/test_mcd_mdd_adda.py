@@ -131,11 +131,24 @@ def test_bad_hyper_parameters_get_one_line_errors(build, message):
         build()
 
 
-def test_mdd_and_mcd_need_target_logits():
-    with pytest.raises(DalibError, match="mdd"):
-        MDD(8, 3)(torch.randn(4, 8), torch.randn(4, 8), logits_s=torch.randn(4, 3), logits_t=torch.randn(4, 5))
-    with pytest.raises(DalibError, match="mcd"):
-        MCD(8, 3)(torch.randn(4, 8), torch.randn(4, 8))
+def test_mdd_and_mcd_need_their_logits():
+    # kills: the term's name or the argument's name dropped from (or changed in) the messages
+    f = torch.randn(4, 8)
+    hint = "pass the classifier outputs of the target batch"
+    cases = [
+        (lambda: MDD(8, 3)(f, f, logits_s=torch.randn(4, 3), logits_t=torch.randn(4, 5)),
+         f"mdd: logits_t has shape (4, 5), expected (n_t, 3), n_t ≥ 1; {hint}"),
+        (lambda: MDD(8, 3)(f, f, logits_t=torch.randn(4, 3)),
+         "mdd needs logits_s; pass logits_s= to the discrepancy (the trainer does so when the model has a "
+         "classifier head)"),
+        (lambda: MCD(8, 3)(f, f, logits_t=torch.randn(4, 5)), f"mcd: logits_t has shape (4, 5), expected (n_t, 3), n_t ≥ 1; {hint}"),
+        (lambda: MCD(8, 3)(f, f), "mcd needs logits_t; pass logits_t= to the discrepancy (the trainer does so when "
+         "the model has a classifier head)"),
+    ]
+    for call, message in cases:
+        with pytest.raises(DalibError) as err:
+            call()
+        assert str(err.value) == message
 
 
 # Kills: the pre-training step given other features, logits or weights than the batch's, the

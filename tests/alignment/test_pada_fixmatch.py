@@ -100,6 +100,23 @@ def test_fixmatch_strong_view_is_inverted_dropout_plus_scaled_noise():
     torch.testing.assert_close(strong_view(x, 0.0, 0.5), noisy)
 
 
+def test_fixmatch_strong_view_draws_random_numbers_only_for_what_it_applies():
+    """Kills the noise drawn (and the global RNG advanced) at noise = 0, which would shift every
+    later random draw of the run. (Dropout at p = 0 draws nothing, so its guard is a shortcut.)"""
+    x = torch.randn(5, 3)
+    torch.manual_seed(6)
+    strong_view(x, 0.0, 0.0)
+    after_nothing = torch.rand(3)
+    torch.manual_seed(6)
+    strong_view(x, 0.3, 0.0)
+    after_dropout = torch.rand(3)
+    torch.manual_seed(6)
+    torch.nn.functional.dropout(x, 0.3, training=True)
+    torch.testing.assert_close(after_dropout, torch.rand(3))
+    torch.manual_seed(6)
+    torch.testing.assert_close(after_nothing, torch.rand(3))
+
+
 @pytest.mark.parametrize("rows", [1, 2])
 def test_fixmatch_strong_view_of_a_tiny_batch_scales_the_noise_by_one_or_by_the_std(rows):
     """Kills the std of a single row (NaN) used as the noise scale, and a batch of two rows

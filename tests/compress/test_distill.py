@@ -113,12 +113,16 @@ def test_the_reported_losses_are_the_documented_objective_at_the_defaults():
     assert abs(want[1] - _hand_losses(teacher, _pair()[3], source, target, steps=2, lr=1e-3)[1]) > 1e-3
 
 
-def test_progress_is_reported_four_times():
-    # kills: another count or spacing of the progress lines, and the step number shifted
+def test_progress_is_reported_every_quarter_of_the_steps():
+    # kills: another count or spacing of the progress lines (steps / 4 for steps // 4), the
+    # step number shifted, and the default of 500 steps changed
     source, target, teacher, student = _pair()
     lines: list[str] = []
-    distill(teacher, student, source, target, steps=8, say=lines.append)
-    assert [line.split(":")[0] for line in lines] == [f"  distillation step {s}/8" for s in (2, 4, 6, 8)]
+    distill(teacher, student, source, target, steps=10, say=lines.append)
+    assert [line.split(":")[0] for line in lines] == [f"  distillation step {s}/10" for s in (2, 4, 6, 8, 10)]
+    lines.clear()
+    distill(teacher, student, source, target, say=lines.append)
+    assert [line.split(":")[0] for line in lines] == [f"  distillation step {s}/500" for s in (125, 250, 375, 500)]
 
 
 def test_alpha_range_and_a_nan_loss_are_named():

@@ -10,7 +10,7 @@ from sklearn.svm import LinearSVC
 from dalib.errors import DalibError
 from dalib.shallow import CORAL, GFK, MEDA
 from dalib.shallow._kernels import covariance_power
-from dalib.shallow.meda import cosine_knn_laplacian, training_a_distance
+from dalib.shallow.meda import cosine_knn_laplacian, fixed_system, training_a_distance
 
 RNG = np.random.default_rng(0)
 XS, XT, YS = RNG.standard_normal((12, 4)), RNG.standard_normal((10, 4)) + 0.5, np.arange(12) % 2
@@ -121,3 +121,18 @@ def test_covariance_root_of_rank_deficient_data_without_ridge_is_refused():
     dense = np.linalg.eigh(np.cov(few, rowvar=False) + 0.5 * np.eye(5))
     want = (dense[1] * dense[0] ** -0.5) @ dense[1].T
     np.testing.assert_allclose(covariance_power(few, 0.5, -0.5, "C"), want, atol=1e-12)
+
+
+def test_fixed_system_without_a_graph_is_the_plain_system():
+    # kills: the manifold term added whenever its weight is positive, even without a Laplacian
+    K = RNG.standard_normal((5, 5))
+    mask = np.array([1.0, 1.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(fixed_system(K, mask, None, 1.0, 0.1), mask[:, None] * K + 0.1 * np.eye(5))
+
+
+def test_meda_predict_names_its_input():
+    # kills: the name of predict's input dropped from the input checks
+    model = MEDA(k=2, n_neighbors=3, n_iter=1).fit(XS, YS, XT)
+    with pytest.raises(DalibError) as err:
+        model.predict(np.full((2, 4), np.nan))
+    assert str(err.value) == "X contains NaN or inf; impute or drop those rows first"
