@@ -217,6 +217,7 @@ def _tsne(records: list[dict[str, Any]], args: argparse.Namespace, out: Path) ->
 
 
 def cmd_methods(args: argparse.Namespace) -> None:
+    from dalib.bench.hparams import term_params
     from dalib.bench.shallow_names import shallow_methods
     from dalib.methods import REGISTRY  # dalib.methods registers every built-in term (l2sp and bss too)
     from dalib.plugins import load_plugins
@@ -228,9 +229,11 @@ def cmd_methods(args: argparse.Namespace) -> None:
           "|---|---|---|---|---|---|---|")
     print(f"| source_only | – | 1× ({SOURCE_ONLY_STEPS_PER_S} steps/s) | – | – | – | cross-entropy on the source only |")
     for name, entry in sorted(REGISTRY.items()):
-        params = ", ".join(f"{k}={v}" for k, v in entry.defaults.items()) or "–"
+        # every keyword `--hp` can set: the registered defaults and the constructor's own
+        params = ", ".join(f"{k}={p.default}" for k, p in term_params(name).items() if k != "weight") or "–"
         cost = f"{RELATIVE_STEP_TIME[name]:g}×" if name in RELATIVE_STEP_TIME else "not measured"
-        print(f"| {name} | {entry.family} | {cost} | {entry.weight:g} | {entry.schedule} | {params} | {entry.description} |")
+        loss = entry.description.replace("|", "\\|")  # a '|' of the docstring would end the table cell
+        print(f"| {name} | {entry.family} | {cost} | {entry.weight:g} | {entry.schedule} | {params} | {loss} |")
     print("\ncost: time per training step ÷ source-only's on Office-Caltech10 SURF A→W, one thread "
           "(benchmarks/method_cost.py).")
     print("\nCombine deep methods with '+', e.g. dann+mcc. Shallow methods: " + ", ".join(shallow_methods()))
