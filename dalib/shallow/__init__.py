@@ -31,7 +31,7 @@ from sklearn.svm import LinearSVC
 
 from dalib.errors import DalibError
 from dalib.checks import as_pair
-from dalib.shallow._kernels import DomainAdapter, Domain, FloatArray, check_labels
+from dalib.shallow._kernels import DomainAdapter, Domain, FloatArray, check_labels, refuse_swapped_labels
 from dalib.shallow.coral import CORAL
 from dalib.shallow.gfk import GFK
 from dalib.shallow.jda import JDA
@@ -115,8 +115,9 @@ class ShallowDAClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X_s: ArrayLike, y_s: ArrayLike, X_t: ArrayLike) -> "ShallowDAClassifier":
         """Fit the adapter on both domains and the classifier on the adapted source."""
+        refuse_swapped_labels(y_s, X_t, "ShallowDAClassifier")
         Xs, Xt = as_pair(X_s, X_t, min_samples=1)
-        y = check_labels(y_s, Xs.shape[0], required=True, method="ShallowDAClassifier")
+        y = check_labels(y_s, Xs.shape[0], required=True, method="ShallowDAClassifier", call="fit(X_s, y_s, X_t)")
         if isinstance(self.adapter, str):
             if self.adapter not in SHALLOW_METHODS:
                 raise DalibError(f"unknown adapter {self.adapter!r}; use one of {', '.join(SHALLOW_METHODS)}")

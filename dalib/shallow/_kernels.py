@@ -20,11 +20,12 @@ Domain = Literal["source", "target"]
 FloatArray = NDArray[np.float64]
 
 
-def check_labels(y_s: ArrayLike | None, n_s: int, required: bool, method: str) -> NDArray | None:
-    """Check source labels: present when ``required``, 1-D, one per source row."""
+def check_labels(y_s: ArrayLike | None, n_s: int, required: bool, method: str,
+                 call: str = "fit(X_s, X_t, y_s)") -> NDArray | None:
+    """Check source labels: present when ``required`` (the message shows ``call``), 1-D, one per source row."""
     if y_s is None:
         if required:
-            raise DalibError(f"{method} needs source labels; call fit(X_s, X_t, y_s) with y_s given")
+            raise DalibError(f"{method} needs source labels; call {call} with y_s given")
         return None
     y = np.asarray(y_s).ravel()
     if y.shape[0] != n_s:
@@ -32,6 +33,14 @@ def check_labels(y_s: ArrayLike | None, n_s: int, required: bool, method: str) -
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         raise DalibError("y_s contains NaN or inf; drop unlabeled source rows before fitting")
     return y
+
+
+def refuse_swapped_labels(y_s: ArrayLike, X_t: ArrayLike, method: str) -> None:
+    """A classifier's ``fit(X_s, y_s, X_t)`` called in the adapters' order ``fit(X_s, X_t, y_s)``:
+    one line naming the order, instead of a shape error about X_t."""
+    if np.ndim(X_t) == 1 and np.ndim(y_s) == 2:
+        raise DalibError(f"{method}.fit takes (X_s, y_s, X_t), but y_s has shape {np.shape(y_s)} and X_t "
+                         f"{np.shape(X_t)}: were y_s and X_t swapped?")
 
 
 def resolve_k(k: int | None, default: int, limit: int, what: str) -> int:

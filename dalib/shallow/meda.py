@@ -18,7 +18,8 @@ from sklearn.svm import LinearSVC
 
 from dalib.checks import as_matrix, as_pair
 from dalib.errors import DalibError
-from dalib.shallow._kernels import FloatArray, check_labels, kernel, l2_normalize_rows, mmd_vectors, resolve_k
+from dalib.shallow._kernels import (FloatArray, check_labels, kernel, l2_normalize_rows, mmd_vectors,
+                                    refuse_swapped_labels, resolve_k)
 from dalib.shallow.gfk import GFK
 
 # The authors' code sets μ to 0 below this value (and to 1 above 1).
@@ -203,10 +204,9 @@ class MEDA(ClassifierMixin, BaseEstimator):
 
     def fit(self, X_s: ArrayLike, y_s: ArrayLike, X_t: ArrayLike) -> "MEDA":
         """Run the ``n_iter`` rounds on source rows ``X_s`` (labels ``y_s``) and target rows ``X_t``."""
+        refuse_swapped_labels(y_s, X_t, "MEDA")
         Xs, Xt = as_pair(X_s, X_t, min_samples=2)
-        if y_s is None:
-            raise DalibError("MEDA needs source labels; call fit(X_s, y_s, X_t) with y_s given")
-        labels = check_labels(y_s, Xs.shape[0], required=True, method="MEDA")
+        labels = check_labels(y_s, Xs.shape[0], required=True, method="MEDA", call="fit(X_s, y_s, X_t)")
         assert labels is not None
         n_s, n = Xs.shape[0], Xs.shape[0] + Xt.shape[0]
         self._check_params(n)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dalib.errors import DalibError
-from dalib.shallow import CORAL, JDA, TCA, ShallowDAClassifier, SubspaceAlignment, make_classifier
+from dalib.shallow import CORAL, JDA, MEDA, TCA, ShallowDAClassifier, SubspaceAlignment, make_classifier
 
 RNG = np.random.default_rng(0)
 XS, XT = RNG.standard_normal((12, 3)), RNG.standard_normal((10, 3))
@@ -21,7 +21,13 @@ CASES = {
     "jda labels": (lambda: JDA().fit(XS, XT),
                    "JDA needs source labels; call fit(X_s, X_t, y_s) with y_s given"),
     "wrapper labels": (lambda: ShallowDAClassifier().fit(XS, None, XT),
-                       "ShallowDAClassifier needs source labels; call fit(X_s, X_t, y_s) with y_s given"),
+                       "ShallowDAClassifier needs source labels; call fit(X_s, y_s, X_t) with y_s given"),
+    # the classifiers take the labels second: the adapters' order gets a line naming the swap
+    "wrapper order": (lambda: ShallowDAClassifier().fit(XS, XT, YS),
+                      "ShallowDAClassifier.fit takes (X_s, y_s, X_t), but y_s has shape (10, 3) and X_t (12,): "
+                      "were y_s and X_t swapped?"),
+    "meda order": (lambda: MEDA().fit(XS, XT, YS),
+                   "MEDA.fit takes (X_s, y_s, X_t), but y_s has shape (10, 3) and X_t (12,): were y_s and X_t swapped?"),
     "label count": (lambda: JDA().fit(XS, XT, YS[:-1]),
                     "y_s has 11 labels but X_s has 12 rows; pass one label per source row"),
     "label nan": (lambda: JDA().fit(XS, XT, np.where(YS > 0, np.nan, 0.0)),
