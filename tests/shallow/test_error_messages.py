@@ -82,3 +82,10 @@ def test_message_is_exact(case):
     with pytest.raises(DalibError) as err:
         call()
     assert str(err.value) == expected
+
+
+def test_labels_as_a_column_are_not_taken_for_a_swap():
+    # kills: the swap check firing on either sign alone (a (n, 1) label column is accepted)
+    column = (np.arange(12) % 2)[:, None]
+    assert ShallowDAClassifier().fit(XS, column, XT).predict(XT).shape == (10,)
+    assert MEDA(k=2, n_neighbors=3, n_iter=1).fit(XS, column, XT).labels_.shape == (10,)
