@@ -140,7 +140,7 @@ class PythonValueLoss(Discrepancy):
     vectorizable = {flag}
 
     def forward(self, f_s, f_t, **_):
-        scale = 2.0 if float(f_s.mean()) > 0 else 1.0
+        scale = 2.0 if float(f_s.mean().detach()) > 0 else 1.0
         return scale * (f_s.mean(0) - f_t.mean(0)).pow(2).sum()
 '''
 
