@@ -230,7 +230,8 @@ def cmd_methods(args: argparse.Namespace) -> None:
     print(f"| source_only | – | 1× ({SOURCE_ONLY_STEPS_PER_S} steps/s) | – | – | – | cross-entropy on the source only |")
     for name, entry in sorted(REGISTRY.items()):
         # every keyword `--hp` can set: the registered defaults and the constructor's own
-        params = ", ".join(f"{k}={p.default}" for k, p in term_params(name).items() if k != "weight") or "–"
+        keywords = term_params(name)
+        params = ", ".join(f"{k}={p.default}" for k, p in keywords.items() if k != "weight") or "–"
         cost = f"{RELATIVE_STEP_TIME[name]:g}×" if name in RELATIVE_STEP_TIME else "not measured"
         loss = entry.description.replace("|", "\\|")  # a '|' of the docstring would end the table cell
         print(f"| {name} | {entry.family} | {cost} | {entry.weight:g} | {entry.schedule} | {params} | {loss} |")

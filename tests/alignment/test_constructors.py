@@ -87,7 +87,8 @@ def test_edge_values_inside_the_documented_ranges_are_accepted(build):
     (lambda: ADDA(8, 3, model=_model(), pretrain=0.0), r"^adda: pretrain .* must be in \(0, 1\), got 0\.0$"),
     (lambda: MCD(8, 3, k=1.5), r"^mcd: k .* must be an integer ≥ 1, got 1\.5$"),
     (lambda: MDD(8, 3, hidden=1.5), r"^mdd: hidden must be an integer ≥ 0 .*, got 1\.5$"),
-    (lambda: DomainDiscriminator(8, hidden=1.5), r"^domain discriminator: hidden must be an integer ≥ 1 .*, got 1\.5$"),
+    (lambda: DomainDiscriminator(8, hidden=1.5),
+     r"^domain discriminator: hidden must be an integer ≥ 1 .*, got 1\.5$"),
     (lambda: JAN(8, 3, kernel="cosine"), r"^jan: unknown kernel 'cosine'; choose one of "),
 ])
 def test_values_outside_the_ranges_get_one_line_errors(build, message):
@@ -112,7 +113,8 @@ def test_jan_passes_its_kernel_settings_to_both_layers(softmax_sigma2):
     # kills: the multipliers or the bandwidth rule not passed on (the defaults used instead), and
     # the fixed softmax bandwidth ignored
     jan = JAN(8, 3, bandwidth="mean", multipliers=(1.0, 3.0), softmax_sigma2=softmax_sigma2)
-    assert (jan.feature_kernel.multipliers, jan.feature_kernel.bandwidth, jan.feature_kernel.sigma2) == ((1.0, 3.0), "mean", None)
+    feature = (jan.feature_kernel.multipliers, jan.feature_kernel.bandwidth, jan.feature_kernel.sigma2)
+    assert feature == ((1.0, 3.0), "mean", None)
     softmax = (jan.softmax_kernel.multipliers, jan.softmax_kernel.bandwidth, jan.softmax_kernel.sigma2)
     assert softmax == (((1.0, 3.0), "mean", None) if softmax_sigma2 is None else ((1.0,), "median", 0.5))
 

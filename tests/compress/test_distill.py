@@ -89,8 +89,10 @@ def _hand_losses(teacher, student, source, target, steps, lr, batch_size=32, tem
         zs_s, zs_t = student(x_s)[1], student(x_t)[1]
         with torch.no_grad():
             zt_s, zt_t = teacher(x_s)[1], teacher(x_t)[1]
-        kd = [hand_kd(a.detach().double().numpy(), b.double().numpy(), temperature) for a, b in ((zs_s, zt_s), (zs_t, zt_t))]
-        losses.append(alpha * float(torch.nn.functional.cross_entropy(zs_s, y_s).detach()) + (1 - alpha) * 0.5 * sum(kd))
+        kd = [hand_kd(a.detach().double().numpy(), b.double().numpy(), temperature)
+              for a, b in ((zs_s, zt_s), (zs_t, zt_t))]
+        hard = float(torch.nn.functional.cross_entropy(zs_s, y_s).detach())
+        losses.append(alpha * hard + (1 - alpha) * 0.5 * sum(kd))
         soft = 0.5 * (distillation_loss(zs_s, zt_s, temperature) + distillation_loss(zs_t, zt_t, temperature))
         loss = alpha * torch.nn.functional.cross_entropy(zs_s, y_s) + (1 - alpha) * soft
         optimizer.zero_grad()
