@@ -75,6 +75,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     from dalib.bench.plan import plan_bench, run_bench
     from dalib.bench.store import stored_records
     from dalib.eval.selection import describe
+    from dalib.progress import say
 
     config = BenchConfig.from_cli(args)
     plan = plan_bench(config)
@@ -99,8 +100,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
         batch = len(rec.get("batch") or ())
         seconds = f"{rec['seconds']:.1f}s" + (f": 1/{batch} of its vectorised batch's {rec['seconds'] * batch:.1f}s"
                                               if batch > 1 else "")
-        print(f"  [{done}/{total}] {rec['task_name']} {entry.row}{point} seed {rec['seed']}: "
-              f"last-epoch target acc {acc:.1f}% ({seconds})\n", end="", flush=True)  # one write: workers print too
+        say(f"  [{done}/{total}] {rec['task_name']} {entry.row}{point} seed {rec['seed']}: "
+            f"last-epoch target acc {acc:.1f}% ({seconds})")
 
     run_bench(plan, progress)
     wall = time.perf_counter() - start

@@ -1,9 +1,18 @@
-"""Progress lines for long loops (cache builds): done / total, rate and time left, every few seconds."""
+"""Progress lines: `say` writes one line; `ProgressLine` reports long loops (cache builds) as
+done / total, rate and time left, every few seconds."""
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Callable
+
+
+def say(line: str) -> None:
+    """Print ``line`` in one write and flush: worker processes share stdout, where (unbuffered,
+    as with ``PYTHONUNBUFFERED``) print's separate write of the newline can let two lines run together."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 class ProgressLine:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
 import threading
 import time
 from contextlib import closing
@@ -44,18 +43,12 @@ from dalib.data.catalog import load_dataset
 from dalib.data.tasks import Task, select_tasks, target_only_problem
 from dalib.errors import DalibError
 from dalib.methods import TARGET_ONLY
+from dalib.progress import say
 
 BACKENDS = ("local", "ray")
 RAY_MISSING = "the ray backend needs the optional extra: pip install 'dalib[ray]'"
 
 OnDone = Callable[[dict[str, Any], int, int], None]
-
-
-def _say(line: str) -> None:
-    """One write per line: worker processes share stdout, where (unbuffered, as with
-    ``PYTHONUNBUFFERED``) print's separate write of the newline can let two lines run together."""
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 @dataclass(frozen=True)
@@ -101,7 +94,7 @@ def execute_unit(source: GridSource, unit: Unit, options: RunOptions) -> list[di
     from dalib.bench.vector_run import execute_group
 
     if options.announce:
-        _say(f"  training {len(unit)} runs of {unit[0].label} ({', '.join(sorted({s.task for s in unit}))}) "
+        say(f"  training {len(unit)} runs of {unit[0].label} ({', '.join(sorted({s.task for s in unit}))}) "
              "as one vectorised model")
     return execute_group(list(unit), [tasks[s.task] for s in unit], options)
 
@@ -259,7 +252,7 @@ def _drop_unsplittable_references(source: GridSource, specs: list[RunSpec],
 
 def run_grid(source: GridSource, specs: list[RunSpec], out: Path, options: RunOptions,
              workers: int = 1, on_done: OnDone | None = None, *, backend: str = "local",
-             ray_address: str | None = None, log: Callable[[str], None] | None = _say,
+             ray_address: str | None = None, log: Callable[[str], None] | None = say,
              max_batch: int = 18) -> list[dict[str, Any]]:
     """Run every spec not yet in ``OUT/results.sqlite``; return all records (stored and new) in spec order.
 

@@ -34,14 +34,10 @@ from dalib.errors import DalibError
 from dalib.models.efficientnet import VARIANTS as EFFICIENTNET_VARIANTS
 from dalib.models.efficientnet import input_normalisation, input_resolution
 from dalib.models.trunk import CachedTrunk, TrunkCut, split_trunk, state_sha256
-from dalib.progress import ProgressLine
+from dalib.progress import ProgressLine, say as say_line
 
 FORMAT = "trunk prefix outputs (n,V,*shape) v1"
 Say = Callable[[str], None]
-
-
-def _say(line: str) -> None:
-    print(line, flush=True)
 
 
 def image_files(domain: Domain) -> list[Path]:
@@ -80,7 +76,7 @@ def cache_file(domain: Domain, backbone: nn.Module, cut: TrunkCut, recipe: ViewR
 @torch.no_grad()
 def prefix_outputs(domain: Domain, backbone: nn.Module, cut: TrunkCut, recipe: ViewRecipe,
                    dtype: np.dtype | None = None, cache_dir: Path | None = None, device: str = "cpu",
-                   say: Say = _say) -> tuple[np.ndarray, bool]:
+                   say: Say = say_line) -> tuple[np.ndarray, bool]:
     """``(outputs, hit)``: prefix(view_k(image_i)) for every image i and view k, (n, V, *shape).
 
     Read from the cache when present (``hit`` True); otherwise computed in eval mode, in
@@ -119,7 +115,7 @@ def prefix_outputs(domain: Domain, backbone: nn.Module, cut: TrunkCut, recipe: V
 
 def cached_trunk(domains: list[Domain], backbone: nn.Module, cut: TrunkCut, recipe: ViewRecipe,
                  dtype: np.dtype | None = None, cache_dir: Path | None = None, device: str = "cpu",
-                 say: Say = _say) -> tuple[list[Domain], CachedTrunk]:
+                 say: Say = say_line) -> tuple[list[Domain], CachedTrunk]:
     """The image domains as cached prefix outputs (`views_domain`, samples (V, *shape)) and the
     trainable suffix that reads them (`CachedTrunk`, sharing the backbone's suffix modules)."""
     cached = [prefix_outputs(d, backbone, cut, recipe, dtype, cache_dir, device, say)[0] for d in domains]
@@ -129,7 +125,7 @@ def cached_trunk(domains: list[Domain], backbone: nn.Module, cut: TrunkCut, reci
 
 
 def centre_features(domain: Domain, backbone: nn.Module, recipe: ViewRecipe, cache_dir: Path | None = None,
-                    device: str = "cpu", say: Say = _say) -> Domain:
+                    device: str = "cpu", say: Say = say_line) -> Domain:
     """The frozen backbone's features of the centre view, as an in-memory domain x (n, feature_dim)
     float32 (from the ``frozen`` cache, shared with the deep runs of the same recipe): the input of
     shallow methods."""
@@ -168,7 +164,7 @@ def view_recipe(backbone: str, image_size: int, views: int) -> ViewRecipe:
 
 
 def trunk_inputs(domains: list[Domain], backbone: nn.Module, cut: TrunkCut, recipe: ViewRecipe,
-                 device: str = "cpu", say: Say = _say) -> tuple[list[Domain], nn.Module]:
+                 device: str = "cpu", say: Say = say_line) -> tuple[list[Domain], nn.Module]:
     """What a trunk mode trains on: (domains, backbone of the classifier).
 
     ``frozen`` / ``top:N``: the cached prefix outputs and the `CachedTrunk` suffix; ``full``:

@@ -36,17 +36,13 @@ from dalib.data.array_cache import load_array, save_array, writable_cache_dir
 from dalib.data.domain import Domain
 from dalib.errors import DalibError
 from dalib.models.trunk import TrunkCut, refuse_minilm_cut
-from dalib.progress import ProgressLine
+from dalib.progress import ProgressLine, say as say_line
 from dalib.text.encoder import EMBED_DIM, load_encoder, mean_pool
 
 FORMAT = "minilm packed states (n,L,385) v1"
 LAYERS = 6  # all-MiniLM-L6-v2
 PACKED_DIM = EMBED_DIM + 1  # hidden states + the attention mask
 Say = Callable[[str], None]
-
-
-def _say(line: str) -> None:
-    print(line, flush=True)
 
 
 def _attention_mask(config: Any, hidden: Tensor, mask: Tensor) -> Tensor | None:
@@ -129,7 +125,7 @@ def cache_key(domain: Domain, n_top: int, dtype: np.dtype) -> str:
 
 @torch.no_grad()
 def packed_states(domain: Domain, encoder: nn.Module, n_top: int, dtype: np.dtype = np.dtype(np.float16),
-                  device: str = "cpu", say: Say = _say, cache_dir: Any = None) -> tuple[np.ndarray, bool]:
+                  device: str = "cpu", say: Say = say_line, cache_dir: Any = None) -> tuple[np.ndarray, bool]:
     """``(states, hit)``: packed states (n, L, 385) of every review of ``domain`` entering layer
     6 − ``n_top`` of ``encoder`` (a MiniLM `BertModel`), read from the cache when present.
 
@@ -171,7 +167,7 @@ def packed_states(domain: Domain, encoder: nn.Module, n_top: int, dtype: np.dtyp
 
 
 def text_trunk_domains(domains: list[Domain], cut: TrunkCut, dtype: np.dtype = np.dtype(np.float16),
-                       device: str = "cpu", say: Say = _say,
+                       device: str = "cpu", say: Say = say_line,
                        cache_dir: Any = None) -> tuple[list[Domain], MiniLMTop]:
     """The token domains as packed states (x (n, L, 385), labels and texts kept) and the trainable
     `MiniLMTop` of a fresh pretrained MiniLM cut at ``cut`` (``top:N``)."""
