@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dalib.train import run_dropout
 from dalib.train.run_dropout import bernoulli_is_uniform_below, keep_mask
 
 
@@ -33,7 +32,7 @@ def test_keep_mask_is_bernoulli_bit_for_bit_and_leaves_the_generator_where_berno
 def test_keep_mask_falls_back_to_bernoulli_where_torch_draws_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
     """A torch whose ``rand`` stream is not ``bernoulli_``'s (simulated: ``rand`` in float32) is
     detected, and the masks are then drawn by ``bernoulli_`` itself. Kills: the check always
-    true, comparing the masks without the generator states, a fallback of another draw."""
+    true, a fallback of another draw."""
     real_rand = torch.rand
     monkeypatch.setattr(torch, "rand", lambda *a, dtype=None, **kw: real_rand(*a, **kw).double())
     bernoulli_is_uniform_below.cache_clear()
@@ -59,7 +58,7 @@ def test_the_check_compares_generator_states(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(torch, "rand", rand_one_more)
     bernoulli_is_uniform_below.cache_clear()
     try:
-        assert not run_dropout.bernoulli_is_uniform_below()
+        assert not bernoulli_is_uniform_below()
     finally:
         monkeypatch.undo()
         bernoulli_is_uniform_below.cache_clear()
