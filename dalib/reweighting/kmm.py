@@ -54,11 +54,14 @@ def median_heuristic_sigma(
     ``Z = [X_s; X_t]`` (a seeded random subset of ``max_points`` rows if larger).
     The kernel is then ``exp(-||x - y||^2 / (2 sigma^2))``.  Falls back to 1.0 if all points
     coincide."""
+    if max_points < 2:
+        raise DalibError(f"median_heuristic_sigma got max_points={max_points}; a median of pairwise distances "
+                         "needs at least 2 points")
     Z = np.vstack([X_s, X_t])
     if Z.shape[0] > max_points:
         Z = Z[np.random.default_rng(random_state).choice(Z.shape[0], max_points, replace=False)]
     D = squared_distances(Z, Z)[np.triu_indices(Z.shape[0], k=1)]
-    med = float(np.median(np.sqrt(D))) if D.size else 0.0
+    med = float(np.median(np.sqrt(D)))
     return med if med > 0.0 else 1.0
 
 

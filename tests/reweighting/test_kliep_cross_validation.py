@@ -38,12 +38,13 @@ def median_distance(Z):
 
 # Kills: the held-out fold used for training, only the last fold's score kept, scores multiplied
 # instead of divided by K or started at 1, the log floor raised to 1, the median width not used
-# (max_points mixed up with the seed), the best width not the arg-max of the scores.
+# (max_points mixed up with the seed), the median divided by the factors instead of multiplied
+# (an asymmetric grid: 1/3 is not in it), the best width not the arg-max of the scores.
 @pytest.mark.filterwarnings("ignore::dalib.reweighting.ess.LowESSWarning")
 def test_cv_scores_equal_hand_computation():
     rng = np.random.default_rng(0)
     X_s, X_t = rng.normal(size=(60, 2)), rng.normal(size=(25, 2)) + 0.7
-    factors, K, b = (0.5, 1.0, 2.0), 5, 6
+    factors, K, b = (0.5, 1.0, 3.0), 5, 6
     est = KLIEP(n_centres=b, width_factors=factors, cv=K, random_state=4).fit(X_s, X_t)
     med = median_distance(np.vstack([X_s, X_t]))
     perm = np.random.default_rng(4).permutation(25)

@@ -83,3 +83,23 @@ def test_solver_default_tolerance_reaches_the_optimum():
                    method="SLSQP", bounds=[(0.0, 3.0)] * 15, constraints=cons,
                    options={"ftol": 1e-12, "maxiter": 1000})
     assert res.objective == pytest.approx(ref.fun, rel=1e-6)
+
+
+# The metric I + c·11ᵀ (c > 0) with every z at B (the root of H lies left of the first
+# breakpoint, k = 0: τ = c(n·B − Σv)), worked by hand: at z = B the gradient
+# 2(z − v) + 2c(Σz − Σv) is negative in every coordinate, so every z stays at its bound.
+# Kills: the c > 0 test written as c == 1 (the Euclidean branch, c ignored), τ = c / (n·B − Σv)
+# (first case: z₀ = 1.55), τ = c(n·B + Σv) (both: z = 0), τ = c(n / B − Σv) (second case, B = 0.5:
+# z₀ = 0).
+@pytest.mark.parametrize(("v", "B", "expected"), [([1.5, 22.5], 2.0, [2.0, 2.0]), ([0.2, 2.8], 0.5, [0.5, 0.5])])
+def test_metric_projection_with_every_weight_at_its_bound(v, B, expected):
+    np.testing.assert_allclose(project_box_sum(np.array(v), B, 0.0, 100.0, c=1.0), expected, atol=1e-12)
+
+
+# The same metric with the root between the first two breakpoints (k = 1): z₁ stays at B = 0.5 and
+# z₀ = 0.2 − τ is free, so τ = c(Σz − Σv) = 0.1(0.2 − τ + 0.5 − 3) gives τ = −0.23 / 1.1.
+# Kills: the corner formula used at k == 1 (τ = c(n·B − Σv) = −0.2: z₀ = 0.4 instead of 0.40909).
+def test_metric_projection_with_one_free_weight():
+    tau = -0.23 / 1.1
+    z = project_box_sum(np.array([0.2, 2.8]), 0.5, 0.0, 100.0, c=0.1)
+    np.testing.assert_allclose(z, [0.2 - tau, 0.5], atol=1e-12)
