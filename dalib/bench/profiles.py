@@ -99,6 +99,7 @@ PROFILES: dict[str, Profile] = {
                                        batch_size=16, lr=2e-4, weight_decay=0.0, optimizer="adam",
                                        backbone_lr_mult=0.1),
 }
+PROFILES["amazon-sentiment-tokens-headtail"] = PROFILES["amazon-sentiment-tokens"]  # same reviews, other truncation
 
 
 IMAGE_FOLDER_PROFILE = "office-caltech10-images"  # the profile a folder of your own images gets

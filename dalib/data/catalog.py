@@ -136,6 +136,8 @@ for _name, _rep, _len, _note in [
      "mean-pooled, unit norm, cached; needs the [text] extra"),
     ("amazon-sentiment-tokens", "tokens", 128, "raw reviews as MiniLM token ids (max 128) for full fine-tuning "
      "(backbone minilm); needs the [text] extra"),
+    ("amazon-sentiment-tokens-headtail", "tokens-headtail", 128, "raw reviews as MiniLM token ids (max 128; a "
+     "longer review keeps its first 63 and last 63 tokens) for fine-tuning (backbone minilm); needs the [text] extra"),
     ("amazon-sentiment-counts", "counts", 0, "processed_acl unigram+bigram counts, 5000 tokens, log(1+c), "
      "rows L2-normalised"),
 ]:

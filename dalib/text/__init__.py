@@ -6,13 +6,15 @@ Only the TF-IDF baseline works without the extra; the rest import transformers w
 """
 
 from dalib.text import domains as _domains  # noqa: F401  (registers the minilm and tokens representations)
-from dalib.text.backbone import MiniLMBackbone, build_minilm_backbone, token_domain, tokenize
+from dalib.text.backbone import (MiniLMBackbone, build_minilm_backbone, head_tail_token_domain, token_domain, tokenize,
+                                 tokenize_head_tail)
 from dalib.text.cache import cached_embeddings
 from dalib.text.encoder import MINILM, embed_texts, load_encoder, mean_pool, minilm_path, require_text_extra
 
 __all__ = [
     "MINILM", "MiniLMBackbone", "TfidfLinear", "build_minilm_backbone", "cached_embeddings", "embed_texts",
-    "load_encoder", "mean_pool", "minilm_path", "require_text_extra", "token_domain", "tokenize",
+    "head_tail_token_domain", "load_encoder", "mean_pool", "minilm_path", "require_text_extra", "token_domain",
+    "tokenize", "tokenize_head_tail",
 ]
 
 

@@ -76,10 +76,50 @@ def tokenize(texts: list[str], max_length: int = 128) -> Tensor:
     return torch.stack([enc["input_ids"], enc["attention_mask"]], dim=1).long()
 
 
-def token_domain(domain: Domain, max_length: int = 128) -> Domain:
-    """The same domain with ``dataset = TensorDataset(tokens (n, 2, max_length), labels)``; texts kept."""
+def tokenize_head_tail(texts: list[str], max_length: int = 128) -> Tensor:
+    """Token tensor (n, 2, max_length) long like `tokenize`, but a review longer than the limit
+    keeps its first *and* its last WordPiece tokens instead of only the first.
+
+    With c = max_length − 2 content positions ([CLS] and [SEP] take two), a review of m > c
+    tokens t_1 … t_m becomes [CLS] t_1 … t_h t_{m−(c−h)+1} … t_m [SEP] with h = ⌈c / 2⌉ head and
+    c − h tail tokens: the title and opening, and the closing verdict a review often ends on
+    (head+tail truncation, Sun et al. 2019, "How to fine-tune BERT for text classification").
+    A review of m ≤ c tokens gets exactly `tokenize`'s tensor.
+    """
+    check_texts(texts)
+    check_max_length(max_length)
+    if max_length < 3:
+        raise DalibError(f"max_length={max_length} leaves no token between [CLS] and [SEP]; head+tail needs max_length >= 3")
+    tok = load_tokenizer()
+    content = max_length - 2
+    head = content - content // 2
+    out = torch.full((len(texts), 2, max_length), tok.pad_token_id, dtype=torch.long)
+    out[:, 1] = 0
+    for i, ids in enumerate(tok(list(texts), add_special_tokens=False, verbose=False)["input_ids"]):
+        if len(ids) > content:
+            ids = ids[:head] + ids[len(ids) - (content - head):]
+        row = torch.tensor([tok.cls_token_id, *ids, tok.sep_token_id], dtype=torch.long)
+        out[i, 0, :len(row)] = row
+        out[i, 1, :len(row)] = 1
+    return out
+
+
+def _with_tokens(domain: Domain, tokens: Tensor) -> Domain:
+    return Domain(domain.name, domain.short, domain.class_names, TensorDataset(tokens, domain.labels),
+                  domain.labels, list(domain.texts or []))
+
+
+def _texts_of(domain: Domain) -> list[str]:
     if domain.texts is None:
         raise DalibError(f"domain {domain.name!r} has no texts to tokenize; load it from raw text (Domain.texts)")
-    tokens = tokenize(domain.texts, max_length)
-    return Domain(domain.name, domain.short, domain.class_names, TensorDataset(tokens, domain.labels),
-                  domain.labels, list(domain.texts))
+    return domain.texts
+
+
+def token_domain(domain: Domain, max_length: int = 128) -> Domain:
+    """The same domain with ``dataset = TensorDataset(tokens (n, 2, max_length), labels)``; texts kept."""
+    return _with_tokens(domain, tokenize(_texts_of(domain), max_length))
+
+
+def head_tail_token_domain(domain: Domain, max_length: int = 128) -> Domain:
+    """`token_domain` with `tokenize_head_tail`: long reviews keep their first and last tokens."""
+    return _with_tokens(domain, tokenize_head_tail(_texts_of(domain), max_length))

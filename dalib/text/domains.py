@@ -1,7 +1,9 @@
 """The text representations the catalog asks for, registered into `dalib.data.representations`:
 
 - ``minilm``: `embedded_domain`, MiniLM sentence embeddings (n, 384), cached;
-- ``tokens``: `dalib.text.backbone.token_domain`, token ids (n, 2, L) for full fine-tuning.
+- ``tokens``: `dalib.text.backbone.token_domain`, token ids (n, 2, L) for full fine-tuning;
+- ``tokens-headtail``: `dalib.text.backbone.head_tail_token_domain`, the same with long reviews
+  keeping their first and last tokens.
 
 Both work on any text domain, from the catalog's reviews or from
 `dalib.data.text_files.load_text_domains` (your own CSV / JSONL files). Importing
@@ -17,7 +19,7 @@ from torch.utils.data import TensorDataset
 from dalib.data.domain import Domain
 from dalib.data.representations import register_text_representation
 from dalib.errors import DalibError
-from dalib.text.backbone import token_domain
+from dalib.text.backbone import head_tail_token_domain, token_domain
 from dalib.text.cache import cached_embeddings
 
 
@@ -34,3 +36,4 @@ def embedded_domain(domain: Domain, max_length: int = 256) -> Domain:
 
 register_text_representation("minilm", embedded_domain)
 register_text_representation("tokens", token_domain)
+register_text_representation("tokens-headtail", head_tail_token_domain)
