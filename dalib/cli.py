@@ -113,7 +113,13 @@ def cmd_bench(args: argparse.Namespace) -> None:
           + f" ({config.workers} worker(s))")
 
 
-def _write_tables(records: list[dict[str, Any]], protocol: str, out: Path, tasks: list[str] | None = None) -> None:
+TABLE_SUFFIX = {"target_acc": "", "target_heldout_acc": "-heldout", "source_val_acc": "-source-val-acc"}
+
+
+def _write_tables(records: list[dict[str, Any]], protocol: str, out: Path, tasks: list[str] | None = None,
+                  source_val: bool = False) -> None:
+    """The target tables (``table…``, and ``…-heldout`` beside a target-only line), or with
+    ``source_val`` only the source-val accuracy table (``…-source-val-acc``)."""
     from dalib.bench.atomic import write_text_atomic
     from dalib.bench.report import artefact_name
     from dalib.bench.tables import build_table, to_csv, to_latex, to_markdown
@@ -122,8 +128,10 @@ def _write_tables(records: list[dict[str, Any]], protocol: str, out: Path, tasks
     metrics = ["target_acc"]
     if any(r["method"] == "target_only" for r in records):
         metrics.append("target_heldout_acc")
+    if source_val:
+        metrics = ["source_val_acc"]
     for metric in metrics:
-        name = stem if metric == "target_acc" else f"{stem}-heldout"
+        name = stem + TABLE_SUFFIX[metric]
         table = build_table(records, protocol, tasks, metric)
         write_text_atomic(out / f"{name}.md", to_markdown(table))
         write_text_atomic(out / f"{name}.csv", to_csv(table))
@@ -249,7 +257,10 @@ def cmd_table(args: argparse.Namespace) -> None:
         raise DalibError(f"--select {args.select!r}: expected one of {', '.join(PROTOCOLS)}")
     if not Path(args.dir).is_dir():
         raise DalibError(f"{args.dir}: no such folder; pass the --out folder of a `dalib bench`")
-    _write_tables(stored_records(args.dir), args.select, Path(args.dir))
+    if args.metric not in ("target", "source-val"):
+        raise DalibError(f"--metric {args.metric!r}: expected target (accuracy on the target) or source-val "
+                         "(accuracy on the source's held-out 20%, to compare settings without target labels)")
+    _write_tables(stored_records(args.dir), args.select, Path(args.dir), source_val=args.metric == "source-val")
 
 
 def cmd_finetune(args: argparse.Namespace) -> None:
@@ -353,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", help="the --out folder of a `dalib bench`")
     p.add_argument("--select", default="last",
                    help="last (default) | source-val | entropy | iwv | dev | snd | oracle (uses target labels)")
+    p.add_argument("--metric", default="target",
+                   help="target (default): target accuracy of the selected epoch; source-val: its source-val "
+                        "accuracy, the number to compare settings on (table-source-val-acc.md)")
     p.set_defaults(func=cmd_table)
     return parser
 

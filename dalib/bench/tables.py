@@ -72,6 +72,7 @@ class Table:
 METRICS = {
     "target_acc": "accuracy on all target samples",
     "target_heldout_acc": "accuracy on the held-out 50% of the target, with the target-only reference line",
+    "source_val_acc": "source-val accuracy (the held-out 20% of the source: compare settings on it, no target labels)",
 }
 
 
@@ -80,10 +81,10 @@ def build_table(records: list[dict[str, Any]], protocol: str, task_order: list[s
     """Select an epoch per run under ``protocol`` and collect its ``metric`` (see METRICS).
 
     Target-only runs are evaluated on the held-out target half only, so they appear in
-    ``target_heldout_acc`` tables and never in ``target_acc`` ones. Raises a one-line
-    `DalibError` when the records mix settings.
+    ``target_heldout_acc`` tables and never in ``target_acc`` or ``source_val_acc`` ones (they
+    train on no source). Raises a one-line `DalibError` when the records mix settings.
     """
-    if metric == "target_acc":
+    if metric in ("target_acc", "source_val_acc"):
         records = [r for r in records if not _is_reference(r["method"])]
     problem = find_mixing([RunEntry.of_record(r) for r in records])
     if problem:

@@ -78,7 +78,8 @@ def trunk_blocks(backbone: nn.Module) -> list[tuple[str, nn.Module]]:
     if not hasattr(backbone, "trunk_blocks"):
         name = getattr(backbone, "arch", type(backbone).__name__)
         raise DalibError(f"backbone {name!r} does not list trunk blocks; a cached trunk needs a ResNet or "
-                         "EfficientNet-Lite backbone (or trunk '' for the plain path)")
+                         "EfficientNet-Lite backbone, or MiniLM on token ids (dataset amazon-sentiment-tokens or "
+                         "your texts through token_domain); or trunk '' for the plain path")
     blocks = list(backbone.trunk_blocks())
     if len(blocks) < 3 or blocks[-1][0] != "head":
         raise DalibError(f"trunk_blocks() of {type(backbone).__name__} gave {[n for n, _ in blocks]}; it must "

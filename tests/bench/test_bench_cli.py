@@ -45,6 +45,21 @@ def test_table_under_oracle_is_labelled(tmp_path, capsys):
     assert "ORACLE" in (out / "table-ORACLE.csv").read_text().splitlines()[0]
 
 
+def test_table_of_source_val_accuracy(tmp_path, capsys):
+    out = tmp_path / "b"
+    main(["bench", "--methods", "source_only", "--seeds", "0", "--tasks", "R02R90", "--epochs", "2", "--out", str(out)])
+    rec = json.loads(next((out / "runs").rglob("source_only/seed0.json")).read_text())
+    capsys.readouterr()
+    assert main(["table", str(out), "--metric", "source-val"]) == 0
+    table = (out / "table-source-val-acc.md").read_text()
+    # kills: the target accuracy under the source-val title, the target-only line kept (it has no source)
+    assert "source-val accuracy" in table and "target_only" not in table
+    assert f"| source_only | {100 * rec['epochs'][-1]['source_val_acc']:.1f} |" in table
+    assert rec["epochs"][-1]["source_val_acc"] != rec["epochs"][-1]["target_acc"]
+    assert main(["table", str(out), "--metric", "target-val"]) == 2
+    assert "expected target" in capsys.readouterr().err
+
+
 def test_hp_override_reaches_the_term(tmp_path):
     out = tmp_path / "b"
     main(["bench", "--methods", "dann", "--seeds", "0", "--tasks", "R02R30", "--epochs", "1",
