@@ -127,6 +127,7 @@ class BenchConfig:
             raise DalibError(f"--out {self.out!r}: expected the path of a folder (it may not exist yet)")
         set_("out", str(self.out))
         set_("profile", hp_check.check_profile(self.profile))
+        self.base_profile  # builds the dataset's profile with the overrides: a bad combination fails before any data loads
         hp = hp_check.check_hp(_items(self.hp), self)
         set_("hp", hp)
         set_("grid", hp_check.check_grid(_items(self.grid), self))

@@ -61,6 +61,10 @@ class Profile:
         validate_trunk(self.trunk)
         if self.backbone == "minilm":
             refuse_minilm_cut(parse_trunk(self.trunk))
+        if self.backbone == "mlp" and self.trunk:
+            raise DalibError(f"trunk {self.trunk!r} needs a backbone with blocks to cut, and this profile's is an MLP "
+                             "on feature vectors; use trunk '', or an image dataset / backbone=resnet18 / "
+                             "efficientnet_lite0, or a MiniLM token dataset (amazon-sentiment-tokens)")
         if not (self.image_size == 0 or self.image_size >= 32) or self.views < 1:
             raise DalibError(f"profile image_size={self.image_size}, views={self.views}: a trunk needs "
                              "image_size ≥ 32 px (0 for the backbone's own) and views ≥ 1")

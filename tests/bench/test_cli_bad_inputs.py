@@ -136,6 +136,18 @@ def test_broken_plugin_is_one_line(tmp_path, capsys):
     assert f"--plugin {plugin}: importing it failed (SyntaxError" in _one_line(capsys)
 
 
+def test_a_trunk_on_feature_vectors_is_refused_before_any_data_loads(tmp_path, capsys, monkeypatch):
+    import dalib.data.catalog as catalog
+
+    def no_loading(*_args, **_kwargs):
+        raise AssertionError("the bench loaded data before refusing the profile")
+
+    monkeypatch.setattr(catalog, "load_dataset", no_loading)
+    assert main(["bench", *MINIMAL, "--profile", "trunk=top:1", "--out", str(tmp_path / "out")]) == 2
+    assert "trunk 'top:1' needs a backbone with blocks to cut" in _one_line(capsys)
+    assert not (tmp_path / "out").exists()
+
+
 def test_bad_table_options(tmp_path, capsys):
     assert main(["table", str(tmp_path / "nope")]) == 2
     assert "no such folder; pass the --out folder" in _one_line(capsys)

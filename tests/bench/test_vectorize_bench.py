@@ -103,7 +103,7 @@ def test_runs_that_train_alone_say_why(method, kw, reason):
     task = select_tasks(load_dataset("rotated-digits"), ["R02R30"])[0]
     assert vectorizable(RunSpec("rotated-digits", "R02R30", method, 0, Profile(), **kw), task) == reason
     assert vectorizable(RunSpec("rotated-digits", "R02R30", "dann+mcc", 0, Profile()), task) is None
-    assert vectorizable(RunSpec("rotated-digits", "R02R30", "dann", 0, Profile(trunk="top:1")), task) == "trunk top:1"
+    assert vectorizable(RunSpec("rotated-digits", "R02R30", "dann", 0, Profile(backbone="resnet18", trunk="top:1")), task) == "trunk top:1"
 
 
 @pytest.mark.parametrize("value, message", [("sometimes", "expected auto, off, or the most runs"), (0, "expected auto")])
