@@ -27,6 +27,7 @@ from dalib.errors import DalibError
 
 TRUNK_MODES = "'frozen', 'top:N' (N ≥ 1) or 'full' ('' for none)"
 _TOP = re.compile(r"^top:(\d+)$")
+MINILM_LAYERS = 6  # transformer layers of all-MiniLM-L6-v2
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,15 @@ def validate_trunk(text: str) -> str:
 
 
 def refuse_minilm_cut(cut: TrunkCut | None) -> None:
-    """MiniLM trains through ``top:N`` or the plain path (``""``) only: ``frozen`` and ``full``
-    are refused with one line naming the three alternatives."""
+    """MiniLM trains through ``top:N`` (1 ≤ N ≤ 6) or the plain path (``""``) only: ``frozen`` and
+    ``full`` are refused with one line naming the three alternatives, N > 6 naming the range."""
     if cut is not None and cut.mode in ("frozen", "full"):
         raise DalibError(f"trunk {cut.mode!r} for MiniLM: use the dataset amazon-sentiment (cached sentence "
                          "embeddings) for a frozen encoder, trunk top:N to fine-tune the top N layers, or trunk '' "
                          "to fine-tune all of them")
+    if cut is not None and not 1 <= cut.blocks <= MINILM_LAYERS:
+        raise DalibError(f"trunk {cut} asks for {cut.blocks} layers but MiniLM has {MINILM_LAYERS}; "
+                         f"use top:1 … top:{MINILM_LAYERS}")
 
 
 def trunk_blocks(backbone: nn.Module) -> list[tuple[str, nn.Module]]:

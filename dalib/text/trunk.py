@@ -35,12 +35,11 @@ from torch.utils.data import TensorDataset
 from dalib.data.array_cache import load_array, save_array, writable_cache_dir
 from dalib.data.domain import Domain
 from dalib.errors import DalibError
-from dalib.models.trunk import TrunkCut, refuse_minilm_cut
+from dalib.models.trunk import MINILM_LAYERS as LAYERS, TrunkCut, refuse_minilm_cut
 from dalib.progress import ProgressLine, say as say_line
 from dalib.text.encoder import EMBED_DIM, load_encoder, mean_pool
 
 FORMAT = "minilm packed states (n,L,385) v1"
-LAYERS = 6  # all-MiniLM-L6-v2
 PACKED_DIM = EMBED_DIM + 1  # hidden states + the attention mask
 Say = Callable[[str], None]
 
@@ -96,8 +95,6 @@ class MiniLMTop(nn.Module):
 def check_cut(cut: TrunkCut) -> int:
     """N of a ``top:N`` cut for MiniLM (1 ≤ N ≤ 6); one line naming the alternatives otherwise."""
     refuse_minilm_cut(cut)
-    if not 1 <= cut.blocks <= LAYERS:
-        raise DalibError(f"trunk {cut} asks for {cut.blocks} layers but MiniLM has {LAYERS}; use top:1 … top:{LAYERS}")
     return cut.blocks
 
 

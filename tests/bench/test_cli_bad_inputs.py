@@ -148,6 +148,17 @@ def test_a_trunk_on_feature_vectors_is_refused_before_any_data_loads(tmp_path, c
     assert not (tmp_path / "out").exists()
 
 
+def test_a_minilm_cut_past_its_six_layers_is_refused_before_any_data_loads(tmp_path, capsys, monkeypatch):
+    import dalib.data.catalog as catalog
+
+    monkeypatch.setattr(catalog, "load_dataset", lambda *a, **k: pytest.fail("data loaded before the refusal"))
+    args = ["bench", "--dataset", "amazon-sentiment-tokens", "--methods", "source_only", "--seeds", "0",
+            "--tasks", "K2E", "--profile", "trunk=top:7", "--out", str(tmp_path / "out")]
+    assert main(args) == 2
+    assert "trunk top:7 asks for 7 layers but MiniLM has 6; use top:1 … top:6" in _one_line(capsys)
+    assert not (tmp_path / "out").exists()  # no empty results store left behind
+
+
 def test_bad_table_options(tmp_path, capsys):
     assert main(["table", str(tmp_path / "nope")]) == 2
     assert "no such folder; pass the --out folder" in _one_line(capsys)
