@@ -125,11 +125,10 @@ def _write_tables(records: list[dict[str, Any]], protocol: str, out: Path, tasks
     from dalib.bench.tables import build_table, to_csv, to_latex, to_markdown
 
     stem = artefact_name("table", protocol, "")  # table, table-PROTOCOL or table-ORACLE
-    metrics = ["target_acc"]
-    if any(r["method"] == "target_only" for r in records):
-        metrics.append("target_heldout_acc")
     if source_val:
         metrics = ["source_val_acc"]
+    else:
+        metrics = ["target_acc"] + (["target_heldout_acc"] if any(r["method"] == "target_only" for r in records) else [])
     for metric in metrics:
         name = stem + TABLE_SUFFIX[metric]
         table = build_table(records, protocol, tasks, metric)

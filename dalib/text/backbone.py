@@ -19,6 +19,8 @@ and, once wrapped in `dalib.models.Classifier` (attribute ``backbone``), they ga
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import Tensor, nn
 from torch.utils.data import TensorDataset
@@ -104,22 +106,19 @@ def tokenize_head_tail(texts: list[str], max_length: int = 128) -> Tensor:
     return out
 
 
-def _with_tokens(domain: Domain, tokens: Tensor) -> Domain:
-    return Domain(domain.name, domain.short, domain.class_names, TensorDataset(tokens, domain.labels),
-                  domain.labels, list(domain.texts or []))
-
-
-def _texts_of(domain: Domain) -> list[str]:
+def _tokenized(domain: Domain, tokenizer: Callable[[list[str], int], Tensor], max_length: int) -> Domain:
     if domain.texts is None:
         raise DalibError(f"domain {domain.name!r} has no texts to tokenize; load it from raw text (Domain.texts)")
-    return domain.texts
+    tokens = tokenizer(domain.texts, max_length)
+    return Domain(domain.name, domain.short, domain.class_names, TensorDataset(tokens, domain.labels),
+                  domain.labels, list(domain.texts))
 
 
 def token_domain(domain: Domain, max_length: int = 128) -> Domain:
     """The same domain with ``dataset = TensorDataset(tokens (n, 2, max_length), labels)``; texts kept."""
-    return _with_tokens(domain, tokenize(_texts_of(domain), max_length))
+    return _tokenized(domain, tokenize, max_length)
 
 
 def head_tail_token_domain(domain: Domain, max_length: int = 128) -> Domain:
     """`token_domain` with `tokenize_head_tail`: long reviews keep their first and last tokens."""
-    return _with_tokens(domain, tokenize_head_tail(_texts_of(domain), max_length))
+    return _tokenized(domain, tokenize_head_tail, max_length)
